@@ -1,0 +1,178 @@
+//! The command line: the classic flags (each defined once, here) and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const USAGE: &str = "perftest [flags] URL...
+       perftest run SCRIPT|NAME [args...]
+       perftest scripts";
+
+const EXAMPLES: &str = "\
+Every sample uses a new connection and prints one row:
+  # timestamp  DNS  TCP  TLS  First  LastB  Total  HTTP  Size  From_Location  Remote_Addr  proto://uri
+times in milliseconds; Total = TCP + TLS + First + LastB. A sample that got no response shows
+HTTP 500 and its reason on stderr. Each URL's loop ends with a summary of averages.
+
+Environment: PERFTEST_URL (more URLs, space-separated), PERFTEST_LIMIT (overrides -n),
+PERFTEST_DELAY (overrides -d), REP_LOCATION or REP_CITY + REP_COUNTRY (the From_Location).
+
+Examples:
+  perftest -n 5 -d 2 https://www.google.com
+  perftest -n=5 -d=2 https://example.com/ https://example.org/    (in parallel)
+  PERFTEST_URL=https://example.com REP_LOCATION='Paris,FR' perftest -n 3 -j
+  perftest -n 3 --cacert ca.pem https://internal.test/health
+  perftest run slo --help         (bundled scenarios: perftest scripts)
+
+Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
+130 after a second Ctrl-C.";
+
+/// The whole command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "perftest",
+    version,
+    about = "Measure HTTP(S) endpoints phase by phase: DNS, TCP, TLS, first byte, last byte.",
+    override_usage = USAGE,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub classic: Classic,
+
+    /// Print the version
+    #[arg(long, action = clap::ArgAction::Version)]
+    version: Option<bool>,
+}
+
+/// What to run besides the classic loop.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario: a Lua file, or a bundled one by name (see `perftest scripts`)
+    Run {
+        /// A path to a .lua file, or the name of a bundled scenario
+        script: String,
+        /// Arguments for the script, as perftest.args
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// List the bundled scenarios and what each does
+    Scripts,
+}
+
+/// The classic tool's flags, plus a few of curl's for the probe's options.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Classic {
+    /// Requests to each URL; 0 runs until interrupted [default: 0]
+    #[arg(short = 'n', value_name = "N")]
+    pub n: Option<u64>,
+
+    /// Seconds between requests to a URL, kept by the clock; 0 runs back to back [default: 10]
+    #[arg(short = 'd', value_name = "S")]
+    pub d: Option<f64>,
+
+    /// Failures after which a URL's loop stops [default: 10]
+    #[arg(short = 'f', value_name = "N")]
+    pub f: Option<u64>,
+
+    /// One JSON object per sample instead of the TSV row
+    #[arg(short = 'j')]
+    pub json: bool,
+
+    /// Quiet: no notes on stderr (rows, summaries and errors still print)
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
+    /// Verbose: each sample's protocol, TLS and certificate on stderr
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
+    /// More verbose: also the probe's debug log
+    #[arg(short = 'V')]
+    pub very_verbose: bool,
+
+    /// Do not verify TLS certificates (as curl -k)
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+
+    /// Follow redirects (as curl -L); without it the 3xx itself is timed
+    #[arg(short = 'L', long = "location")]
+    pub follow: bool,
+
+    /// Trust the CA certificates in this PEM file instead of the system's
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Offer HTTP/2 by ALPN (https)
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Seconds allowed for a whole sample [default: 30]
+    #[arg(long, value_name = "S")]
+    pub timeout: Option<f64>,
+
+    /// Seconds allowed for each TCP connect [default: 10]
+    #[arg(long = "connect-timeout", value_name = "S")]
+    pub connect_timeout: Option<f64>,
+
+    /// Connect over IPv4 only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Connect over IPv6 only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Use ADDR for HOST:PORT instead of DNS (as curl --resolve); repeatable
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+
+    /// Send this header ("Name: value"); repeatable
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// Request method [default: GET]
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// Ask this name server (IP or IP:PORT) instead of /etc/resolv.conf's
+    #[arg(long = "dns-server", value_name = "ADDR")]
+    pub dns_server: Option<String>,
+
+    /// URLs to probe, all in parallel; a URL without a scheme means http://
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+}
+
+impl Classic {
+    /// 0 quiet, 1 normal, 2 verbose, 3 more verbose.
+    pub fn verbosity(&self) -> u8 {
+        if self.very_verbose {
+            3
+        } else if self.verbose {
+            2
+        } else if self.quiet {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Parses the classic flags alone, as `perftest run default ARGS...` hands them to the script.
+pub fn parse_classic(args: &[String]) -> Result<Classic, clap::Error> {
+    #[derive(Parser)]
+    #[command(name = "perftest", disable_version_flag = true)]
+    struct Only {
+        #[command(flatten)]
+        classic: Classic,
+    }
+    let argv = std::iter::once("perftest".to_string()).chain(args.iter().cloned());
+    Only::try_parse_from(argv).map(|o| o.classic)
+}

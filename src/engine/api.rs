@@ -1,0 +1,328 @@
+//! The `perftest` table: the verbs scripts call. Each verb is small; the probe, the clock and
+//! the stop signal do the work.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mlua::{
+    Function, Lua, LuaSerdeExt, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value,
+};
+
+use super::Ctx;
+use super::convert;
+use super::errors::ExitRequest;
+use super::tasks;
+use crate::probe::{ErrorKind, ProbeError, ProbeResult, Target, seconds};
+
+/// Builds the `perftest` table and the `native` helpers the Lua prelude wraps.
+pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Table)> {
+    let perftest = lua.create_table()?;
+    let native = lua.create_table()?;
+
+    native.set("probe", probe_fn(lua, ctx)?)?;
+
+    let c = ctx.clone();
+    perftest.set(
+        "sleep",
+        lua.create_async_function(move |_, secs: f64| {
+            let c = c.clone();
+            async move {
+                let d = seconds("perftest.sleep", secs).map_err(mlua::Error::runtime)?;
+                Ok(tokio::select! {
+                    _ = tokio::time::sleep(d) => true,
+                    _ = c.shutdown.wait() => false,
+                })
+            }
+        })?,
+    )?;
+
+    perftest.set(
+        "now",
+        lua.create_function(|_, ()| Ok(convert::epoch(std::time::SystemTime::now())))?,
+    )?;
+    let origin = Instant::now();
+    perftest.set(
+        "clock",
+        lua.create_function(move |_, ()| Ok(origin.elapsed().as_secs_f64()))?,
+    )?;
+
+    let c = ctx.clone();
+    perftest.set(
+        "spawn",
+        lua.create_function(move |lua, (f, args): (Function, MultiValue)| {
+            tasks::spawn(lua, &c, f, args)
+        })?,
+    )?;
+
+    let c = ctx.clone();
+    perftest.set(
+        "every",
+        lua.create_function(move |_, secs: f64| {
+            let period = seconds("perftest.every", secs).map_err(mlua::Error::runtime)?;
+            Ok(Ticker {
+                period,
+                due: std::cell::Cell::new(tokio::time::Instant::now() + period),
+                ctx: c.clone(),
+            })
+        })?,
+    )?;
+
+    perftest.set(
+        "env",
+        lua.create_function(|_, name: String| Ok(std::env::var(name).ok()))?,
+    )?;
+    perftest.set("location", ctx.location.as_str())?;
+    perftest.set("args", args)?;
+    perftest.set("version", env!("CARGO_PKG_VERSION"))?;
+
+    let c = ctx.clone();
+    perftest.set(
+        "stopping",
+        lua.create_function(move |_, ()| Ok(c.shutdown.is_stopping()))?,
+    )?;
+    let c = ctx.clone();
+    perftest.set(
+        "stop",
+        lua.create_function(move |_, ()| {
+            c.shutdown.trigger();
+            Ok(())
+        })?,
+    )?;
+
+    let exit = lua.create_function(|_, (code, message): (Option<Value>, Option<String>)| {
+        let code = match code {
+            None | Some(Value::Nil) | Some(Value::Boolean(true)) => 0,
+            Some(Value::Boolean(false)) => 1,
+            Some(Value::Integer(i)) => i as i32,
+            Some(Value::Number(n)) => n as i32,
+            Some(other) => {
+                return Err(mlua::Error::runtime(format!(
+                    "exit code must be a number, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        if let Some(m) = message {
+            eprintln!("{m}");
+        }
+        Err::<(), _>(mlua::Error::external(ExitRequest(code)))
+    })?;
+    perftest.set("exit", exit.clone())?;
+
+    perftest.set(
+        "eprint",
+        lua.create_function(|lua, args: MultiValue| {
+            eprintln!("{}", join_tostring(lua, &args)?);
+            Ok(())
+        })?,
+    )?;
+
+    perftest.set(
+        "parse_url",
+        lua.create_function(|lua, url: String| match Target::parse(&url) {
+            Ok(t) => {
+                let tbl = lua.create_table()?;
+                tbl.set("url", t.display.as_str())?;
+                tbl.set(
+                    "scheme",
+                    match t.scheme {
+                        crate::probe::Scheme::Http => "http",
+                        crate::probe::Scheme::Https => "https",
+                    },
+                )?;
+                tbl.set("host", t.host.as_str())?;
+                tbl.set("port", t.port)?;
+                tbl.set("path", t.path_and_query.as_str())?;
+                Ok((Value::Table(tbl), None))
+            }
+            Err(e) => Ok((Value::Nil, Some(e))),
+        })?,
+    )?;
+
+    perftest.set(
+        "parse_classic",
+        lua.create_function(
+            |lua, list: Vec<String>| match crate::cli::parse_classic(&list) {
+                Ok(classic) => super::args::classic_table(lua, &classic),
+                Err(e) => {
+                    let _ = e.print();
+                    Err(mlua::Error::external(ExitRequest(e.exit_code())))
+                }
+            },
+        )?,
+    )?;
+
+    let json = lua.create_table()?;
+    json.set(
+        "encode",
+        lua.create_function(|lua, v: Value| {
+            let value: serde_json::Value = lua.from_value(v)?;
+            serde_json::to_string(&value).map_err(mlua::Error::external)
+        })?,
+    )?;
+    json.set(
+        "decode",
+        lua.create_function(|lua, s: String| {
+            let value: serde_json::Value = serde_json::from_str(&s)
+                .map_err(|e| mlua::Error::runtime(format!("perftest.json.decode: {e}")))?;
+            let opts = mlua::serde::SerializeOptions::new().serialize_none_to_null(false);
+            lua.to_value_with(&value, opts)
+        })?,
+    )?;
+    perftest.set("json", json)?;
+
+    install_output(lua, ctx, exit)?;
+    Ok((perftest, native))
+}
+
+/// `native.probe(url, opts)`: the result table, or nil and the reason the request is invalid.
+fn probe_fn(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Function> {
+    let ctx = ctx.clone();
+    lua.create_async_function(move |lua, (url, opts): (Value, Option<Value>)| {
+        let ctx = ctx.clone();
+        async move {
+            let url = match url {
+                Value::String(s) => s.to_string_lossy(),
+                other => {
+                    let msg = format!("url must be a string, got {}", other.type_name());
+                    return Ok((Value::Nil, Some(msg)));
+                }
+            };
+            let opts = match opts {
+                None | Some(Value::Nil) => None,
+                Some(Value::Table(t)) => Some(t),
+                Some(other) => {
+                    let msg = format!("opts must be a table, got {}", other.type_name());
+                    return Ok((Value::Nil, Some(msg)));
+                }
+            };
+            let req = match convert::request(&url, opts.as_ref()) {
+                Ok(r) => r,
+                Err(e) => return Ok((Value::Nil, Some(e))),
+            };
+            let prober = ctx.prober.clone();
+            let shutdown = ctx.shutdown.clone();
+            // The sample runs on the I/O workers: a busy script cannot delay its timestamps.
+            let joined =
+                tokio::spawn(async move { prober.probe_until(&req, shutdown.wait()).await }).await;
+            let result = joined.unwrap_or_else(|e| {
+                let mut r = ProbeResult::new(&url);
+                r.error = Some(ProbeError::new(
+                    ErrorKind::Io,
+                    format!("internal error in the probe of {url}: {e} (please report it)"),
+                ));
+                r
+            });
+            ctx.probes_done.set(ctx.probes_done.get() + 1);
+            let table = convert::result_table(&lua, &result, &ctx.location)?;
+            Ok((Value::Table(table), None))
+        }
+    })
+}
+
+/// `perftest.every(s)`: a schedule that keeps its interval whatever each iteration costs.
+struct Ticker {
+    period: Duration,
+    due: std::cell::Cell<tokio::time::Instant>,
+    ctx: Rc<Ctx>,
+}
+
+impl UserData for Ticker {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // Waits for the next tick; false when the run is stopping.
+        methods.add_async_method("next", |_, this, ()| async move {
+            if this.period.is_zero() {
+                tokio::task::yield_now().await;
+                return Ok(!this.ctx.shutdown.is_stopping());
+            }
+            let now = tokio::time::Instant::now();
+            let due = this.due.get();
+            if now >= due {
+                // Late (the last iteration overran): go now, then back on the original grid.
+                let behind = (now - due).as_nanos() / this.period.as_nanos() + 1;
+                this.due.set(due + this.period * behind as u32);
+                return Ok(!this.ctx.shutdown.is_stopping());
+            }
+            this.due.set(due + this.period);
+            Ok(tokio::select! {
+                _ = tokio::time::sleep_until(due) => !this.ctx.shutdown.is_stopping(),
+                _ = this.ctx.shutdown.wait() => false,
+            })
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("every {}s", this.period.as_secs_f64()))
+        });
+    }
+}
+
+/// `print`, `io.write` and `os.exit` go through perftest, so output order holds when piped
+/// and a closed pipe ends the run cleanly.
+fn install_output(lua: &Lua, ctx: &Rc<Ctx>, exit: Function) -> mlua::Result<()> {
+    let globals = lua.globals();
+    let c = ctx.clone();
+    globals.set(
+        "print",
+        lua.create_function(move |lua, args: MultiValue| {
+            let mut line = join_tostring(lua, &args)?;
+            line.push('\n');
+            c.out.write(line.as_bytes()).map_err(mlua::Error::external)
+        })?,
+    )?;
+    let io: Table = globals.get("io")?;
+    let stdout: Value = io.get("stdout")?;
+    let c = ctx.clone();
+    io.set(
+        "write",
+        lua.create_function(move |_, args: MultiValue| {
+            let mut buf = Vec::new();
+            for (i, v) in args.iter().enumerate() {
+                match v {
+                    Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+                    Value::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+                    Value::Number(n) => buf.extend_from_slice(format_number(*n).as_bytes()),
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "bad argument #{} to 'write' (string expected, got {})",
+                            i + 1,
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
+            c.out.write(&buf).map_err(mlua::Error::external)?;
+            Ok(stdout.clone())
+        })?,
+    )?;
+    let os: Table = globals.get("os")?;
+    os.set("exit", exit)?;
+    Ok(())
+}
+
+/// Lua's own `tostring` for each value, joined by tabs, as `print` does.
+fn join_tostring(lua: &Lua, args: &MultiValue) -> mlua::Result<String> {
+    let tostring: Function = lua.globals().get("tostring")?;
+    let mut line = String::new();
+    for (i, v) in args.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        match v {
+            Value::String(s) => line.push_str(&s.to_string_lossy()),
+            other => line.push_str(&tostring.call::<String>(other.clone())?),
+        }
+    }
+    Ok(line)
+}
+
+/// A float as Lua's io.write prints it ("%.14g").
+fn format_number(n: f64) -> String {
+    if n.is_finite() && n == n.trunc() && n.abs() < 1e15 {
+        format!("{n:.1}")
+    } else {
+        let s = format!("{n:.14e}");
+        match s.parse::<f64>() {
+            Ok(v) => v.to_string(),
+            Err(_) => s,
+        }
+    }
+}

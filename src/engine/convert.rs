@@ -1,0 +1,263 @@
+//! Between Lua values and the probe's types: `opts` tables in, result tables out.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mlua::{Lua, Table, Value};
+
+use crate::probe::{ProbeRequest, ProbeResult, millis, seconds};
+
+/// Every key `perftest.probe` accepts in `opts`.
+const OPTION_KEYS: &[&str] = &[
+    "method",
+    "headers",
+    "body",
+    "timeout",
+    "connect_timeout",
+    "insecure",
+    "cacert",
+    "http2",
+    "follow_redirects",
+    "resolve",
+    "ip",
+    "max_body",
+    "dns_server",
+];
+
+/// Builds a request from a URL and an optional `opts` table; the error names the bad option.
+pub fn request(url: &str, opts: Option<&Table>) -> Result<ProbeRequest, String> {
+    let mut req = ProbeRequest::new(url)?;
+    let Some(opts) = opts else {
+        return Ok(req);
+    };
+    for pair in opts.pairs::<Value, Value>() {
+        let (key, value) = pair.map_err(|e| e.to_string())?;
+        let Value::String(key) = key else {
+            return Err(format!(
+                "opts keys are names, got a {} key (known: {})",
+                key.type_name(),
+                OPTION_KEYS.join(", ")
+            ));
+        };
+        let key = key.to_string_lossy();
+        set_option(&mut req, &key, value)?;
+    }
+    Ok(req)
+}
+
+fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), String> {
+    if value.is_nil() {
+        return Ok(());
+    }
+    match key {
+        "method" => req.set_method(&string(key, &value)?)?,
+        "headers" => {
+            let Value::Table(t) = &value else {
+                return Err(format!(
+                    "opts.headers must be a table of name = value, got {}",
+                    value.type_name()
+                ));
+            };
+            for pair in t.pairs::<String, Value>() {
+                let (name, v) =
+                    pair.map_err(|_| "opts.headers keys must be header names".to_string())?;
+                req.add_header(&name, &string(&format!("headers[{name:?}]"), &v)?)?;
+            }
+        }
+        "body" => req.body = string(key, &value)?.into_bytes().into(),
+        "timeout" => req.timeout = seconds("opts.timeout", number(key, &value)?)?,
+        "connect_timeout" => {
+            req.connect_timeout = seconds("opts.connect_timeout", number(key, &value)?)?
+        }
+        "insecure" => req.tls.insecure = boolean(key, &value)?,
+        "cacert" => req.tls.cacert = Some(string(key, &value)?.into()),
+        "http2" => req.tls.http2 = boolean(key, &value)?,
+        "follow_redirects" => {
+            req.follow_redirects = match value {
+                Value::Boolean(true) => 10,
+                Value::Boolean(false) => 0,
+                _ => {
+                    let n = number(key, &value)?;
+                    if !(0.0..=1000.0).contains(&n) {
+                        return Err(format!(
+                            "opts.follow_redirects {n}: give true, false or a count"
+                        ));
+                    }
+                    n as u32
+                }
+            }
+        }
+        "resolve" => {
+            let s = string(key, &value)?;
+            req.resolve = Some(s.trim_matches(['[', ']']).parse().map_err(|_| {
+                format!("opts.resolve '{s}': give an IP address such as 127.0.0.1 or ::1")
+            })?)
+        }
+        "ip" => {
+            req.ip = string(key, &value)?
+                .parse()
+                .map_err(|e| format!("opts.{e}"))?
+        }
+        "max_body" => {
+            let n = number(key, &value)?;
+            if n < 0.0 {
+                return Err(format!("opts.max_body {n}: give a number of bytes"));
+            }
+            req.max_body = Some(n as u64);
+        }
+        "dns_server" => req.dns_server = Some(socket_addr(&string(key, &value)?, 53)?),
+        other => {
+            return Err(format!(
+                "unknown option '{other}' (known: {})",
+                OPTION_KEYS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:5353".
+pub fn socket_addr(s: &str, default_port: u16) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, default_port))
+        .map_err(|_| format!("'{s}' is not an address: give IP or IP:PORT such as 127.0.0.1:5353"))
+}
+
+fn string(key: &str, v: &Value) -> Result<String, String> {
+    match v {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        Value::Integer(i) => Ok(i.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!(
+            "opts.{key} must be a string, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn number(key: &str, v: &Value) -> Result<f64, String> {
+    match v {
+        Value::Integer(i) => Ok(*i as f64),
+        Value::Number(n) => Ok(*n),
+        Value::String(s) => s
+            .to_string_lossy()
+            .trim()
+            .parse()
+            .map_err(|_| format!("opts.{key} must be a number, got '{}'", s.to_string_lossy())),
+        other => Err(format!(
+            "opts.{key} must be a number, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+fn boolean(key: &str, v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Boolean(b) => Ok(*b),
+        other => Err(format!(
+            "opts.{key} must be true or false, got {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// Seconds since the epoch, with microseconds.
+pub fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as f64 / 1e6)
+        .unwrap_or(0.0)
+}
+
+/// The result as the plain table scripts receive (see the Lua contract in DESIGN.md).
+pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 28)?;
+    let p = &r.phases;
+    t.set("url", r.url.as_str())?;
+    if r.final_url != r.url {
+        t.set("final_url", r.final_url.as_str())?;
+    }
+    t.set("start", epoch(r.start))?;
+    t.set("dns", millis(p.dns))?;
+    t.set("tcp", millis(p.tcp))?;
+    t.set("tls", millis(p.tls))?;
+    t.set("first", millis(p.first))?;
+    t.set("lastb", millis(p.lastb))?;
+    t.set("total", millis(p.total()))?;
+    t.set("status", r.status)?;
+    t.set("size", r.size)?;
+    t.set("location", location)?;
+    t.set("ok", r.ok())?;
+    if let Some(v) = r.version {
+        t.set("version", v)?;
+    }
+    if r.truncated {
+        t.set("truncated", true)?;
+    }
+    if let Some(addr) = r.remote {
+        t.set("remote", addr.ip().to_string())?;
+        t.set("port", addr.port())?;
+    }
+    if let Some(e) = &r.error {
+        t.set("error", e.message.as_str())?;
+        t.set("error_kind", e.kind.as_str())?;
+    }
+    if !r.headers.is_empty() || r.status != 0 {
+        let h = lua.create_table_with_capacity(0, r.headers.len())?;
+        for (name, value) in &r.headers {
+            let name = name.to_ascii_lowercase();
+            let joined = match h.get::<Option<String>>(name.as_str())? {
+                Some(prev) => format!("{prev}, {value}"),
+                None => value.clone(),
+            };
+            h.set(name, joined)?;
+        }
+        t.set("headers", h)?;
+    }
+    if let Some(tls) = &r.tls {
+        t.set("tls_version", tls.version.as_str())?;
+        t.set("cipher", tls.cipher.as_str())?;
+        if let Some(alpn) = &tls.alpn {
+            t.set("alpn", alpn.as_str())?;
+        }
+        if let Some(cert) = &tls.cert {
+            let c = lua.create_table_with_capacity(0, 4)?;
+            c.set("subject", cert.subject.as_str())?;
+            c.set("issuer", cert.issuer.as_str())?;
+            c.set("not_after", cert.not_after)?;
+            let now = epoch(SystemTime::now()) as i64;
+            c.set("days_left", (cert.not_after - now).div_euclid(86_400))?;
+            t.set("cert", c)?;
+        }
+    }
+    if !r.failed_attempts.is_empty() {
+        let a = lua.create_table_with_capacity(r.failed_attempts.len(), 0)?;
+        for f in &r.failed_attempts {
+            let e = lua.create_table_with_capacity(0, 3)?;
+            e.set("addr", f.addr.to_string())?;
+            e.set("error", f.error.as_str())?;
+            e.set("ms", millis(f.elapsed))?;
+            a.push(e)?;
+        }
+        t.set("attempts", a)?;
+    }
+    if !r.redirects.is_empty() {
+        t.set("redirects", r.redirects.len())?;
+        t.set("redirect_time", millis(r.redirect_time()))?;
+        let hops = lua.create_table_with_capacity(r.redirects.len(), 0)?;
+        for hop in &r.redirects {
+            let h = lua.create_table_with_capacity(0, 4)?;
+            h.set("url", hop.url.as_str())?;
+            h.set("status", hop.status)?;
+            h.set("total", millis(hop.phases.total()))?;
+            if let Some(addr) = hop.remote {
+                h.set("remote", addr.ip().to_string())?;
+            }
+            hops.push(h)?;
+        }
+        t.set("hops", hops)?;
+    }
+    Ok(t)
+}

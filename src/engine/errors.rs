@@ -1,0 +1,121 @@
+//! Lua errors as users read them: `file:line: cause`, one line.
+
+use std::fmt;
+
+/// Raised by `perftest.exit` and `os.exit` to end the run with a code; not a failure.
+#[derive(Debug)]
+pub struct ExitRequest(pub i32);
+
+impl fmt::Display for ExitRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitRequest {}
+
+/// The exit code if `e` is (or wraps) an [`ExitRequest`].
+pub fn exit_request(e: &mlua::Error) -> Option<i32> {
+    match e {
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<ExitRequest>().map(|x| x.0),
+        mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } => {
+            exit_request(cause)
+        }
+        _ => None,
+    }
+}
+
+/// One line naming the script, the line and the cause.
+pub fn describe(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => first_line(message),
+        mlua::Error::RuntimeError(message) => first_line(message),
+        mlua::Error::MemoryError(message) => format!(
+            "out of memory: {} (raise the limit with PERFTEST_LUA_MEMORY_MB)",
+            first_line(message)
+        ),
+        mlua::Error::CallbackError { traceback, cause } => {
+            let inner = describe(cause);
+            match (has_location(&inner), first_lua_frame(traceback)) {
+                (false, Some(at)) => format!("{at}: {inner}"),
+                _ => inner,
+            }
+        }
+        mlua::Error::WithContext { context, cause } => format!("{context}: {}", describe(cause)),
+        mlua::Error::ExternalError(inner) => first_line(&inner.to_string()),
+        mlua::Error::BadArgument {
+            to,
+            pos,
+            name,
+            cause,
+        } => {
+            let what = match name {
+                Some(n) => format!("bad argument #{pos} ({n})"),
+                None => format!("bad argument #{pos}"),
+            };
+            let to = to
+                .as_deref()
+                .map(|t| format!(" to '{t}'"))
+                .unwrap_or_default();
+            format!("{what}{to}: {}", describe(cause))
+        }
+        other => first_line(&other.to_string()),
+    }
+}
+
+/// The traceback of `e`, when there is one (for -v).
+pub fn traceback(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { traceback, cause } => {
+            traceback_of_cause(cause).or_else(|| Some(traceback.clone()))
+        }
+        mlua::Error::RuntimeError(m) => m.find("stack traceback:").map(|i| m[i..].to_string()),
+        mlua::Error::WithContext { cause, .. } => traceback(cause),
+        _ => None,
+    }
+}
+
+fn traceback_of_cause(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { .. } | mlua::Error::WithContext { .. } => traceback(e),
+        _ => None,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim_end().to_string()
+}
+
+/// True if `s` starts like `name:12: ...`.
+fn has_location(s: &str) -> bool {
+    let mut parts = s.splitn(3, ':');
+    let (Some(file), Some(line), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The innermost Lua frame of a traceback, `script.lua:12`, skipping C functions.
+fn first_lua_frame(traceback: &str) -> Option<String> {
+    traceback.lines().skip(1).find_map(|line| {
+        let line = line.trim();
+        if line.starts_with("[C]") {
+            return None;
+        }
+        let (head, _) = line.split_once(": in ")?;
+        has_location(&format!("{head}: x")).then(|| head.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_is_taken_from_the_first_lua_frame() {
+        let tb = "stack traceback:\n\t[C]: in function 'perftest.sleep'\n\tmy.lua:7: in main chunk\n\t[C]: in ?";
+        assert_eq!(first_lua_frame(tb).as_deref(), Some("my.lua:7"));
+        assert!(has_location("my.lua:7: boom"));
+        assert!(!has_location("bad argument #1: boom"));
+    }
+}

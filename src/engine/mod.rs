@@ -1,0 +1,189 @@
+//! The Lua runtime: one Lua state on the main thread, scripts as coroutines, probes as tokio
+//! tasks on the I/O workers that the coroutines await. Knows no sockets.
+
+mod api;
+mod args;
+mod convert;
+mod errors;
+pub mod scripts;
+mod tasks;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mlua::{Lua, Table, Value};
+
+pub use scripts::Script;
+
+use crate::output::Output;
+use crate::probe::Prober;
+use crate::shutdown::Shutdown;
+
+/// What every verb shares: the prober, the stop signal, stdout, the run's bookkeeping.
+pub struct Ctx {
+    pub prober: Arc<Prober>,
+    pub shutdown: Shutdown,
+    pub out: Output,
+    pub location: String,
+    /// 0 quiet, 1 normal, 2 verbose (tracebacks), 3 debug.
+    pub verbosity: u8,
+    pub probes_done: Cell<u64>,
+    tasks: tasks::Tasks,
+    exit_code: Cell<Option<i32>>,
+    unjoined_failures: Cell<usize>,
+}
+
+impl Ctx {
+    pub fn new(shutdown: Shutdown, location: String, verbosity: u8) -> Rc<Ctx> {
+        Rc::new(Ctx {
+            prober: Arc::new(Prober::new()),
+            out: Output::new(shutdown.clone()),
+            shutdown,
+            location,
+            verbosity,
+            probes_done: Cell::new(0),
+            tasks: tasks::Tasks::default(),
+            exit_code: Cell::new(None),
+            unjoined_failures: Cell::new(0),
+        })
+    }
+
+    fn request_exit(&self, code: i32) {
+        if self.exit_code.get().is_none() {
+            self.exit_code.set(Some(code));
+        }
+        self.shutdown.trigger();
+    }
+
+    fn report_error(&self, what: &str, e: &mlua::Error) {
+        eprintln!("{}", tasks::error_text(what, e, self.verbosity >= 2));
+    }
+}
+
+/// A script's arguments: the parsed classic flags, or the words after `perftest run NAME`.
+pub enum ScriptArgs {
+    Classic(crate::cli::Classic),
+    List(Vec<String>),
+}
+
+/// Builds a Lua state with perftest installed.
+pub fn new_lua(
+    ctx: &Rc<Ctx>,
+    args: &ScriptArgs,
+    dir: Option<&std::path::Path>,
+) -> mlua::Result<Lua> {
+    let lua = Lua::new();
+    lua.set_app_data(ctx.clone());
+    let args_value = match args {
+        ScriptArgs::Classic(c) => Value::Table(args::classic_table(&lua, c)?),
+        ScriptArgs::List(l) => args::list_table(&lua, l)?,
+    };
+    let (perftest, native) = api::build(&lua, ctx, args_value)?;
+    let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
+    lua.load(prelude)
+        .set_name("@perftest/prelude.lua")
+        .call::<()>((perftest.clone(), native))?;
+    lua.globals().set("perftest", perftest.clone())?;
+    install_modules(&lua, perftest, dir)?;
+    Ok(lua)
+}
+
+/// `require "perftest"` gives the global table; `require "perftest.x"` finds the bundled
+/// module unless a file of that name sits next to the script.
+fn install_modules(lua: &Lua, perftest: Table, dir: Option<&std::path::Path>) -> mlua::Result<()> {
+    let package: Table = lua.globals().get("package")?;
+    let preload: Table = package.get("preload")?;
+    preload.set(
+        "perftest",
+        lua.create_function(move |_, ()| Ok(perftest.clone()))?,
+    )?;
+    if let Some(dir) = dir {
+        let path: String = package.get("path")?;
+        let d = dir.display();
+        package.set("path", format!("{d}/?.lua;{d}/?/init.lua;{path}"))?;
+    }
+    let searchers: Table = package.get("searchers")?;
+    let bundled = lua.create_function(|lua, name: String| match scripts::stdlib(&name) {
+        Some(src) => {
+            let chunk = format!("@stdlib/{}.lua", name.replace('.', "/"));
+            let loader = lua.load(src).set_name(chunk).into_function()?;
+            Ok((
+                Value::Function(loader),
+                Value::String(lua.create_string(&name)?),
+            ))
+        }
+        None => Ok((
+            Value::String(lua.create_string(format!("\n\tno bundled module '{name}'"))?),
+            Value::Nil,
+        )),
+    })?;
+    // After preload (1) and the Lua path (2): a file next to the script wins over the bundle.
+    searchers.raw_insert(3, bundled)?;
+    // Keep io.stdout:write in line order with print, which is line-buffered too.
+    lua.load("io.stdout:setvbuf('line')").exec()?;
+    Ok(())
+}
+
+/// Runs `script` to its end and every task it spawned; returns the exit code.
+pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
+    let lua = match new_lua(&ctx, &args, script.dir.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            ctx.report_error("starting Lua", &e);
+            return 1;
+        }
+    };
+    if let Ok(limit) = std::env::var("PERFTEST_LUA_MEMORY_MB")
+        && let Ok(mb) = limit.parse::<usize>()
+    {
+        let _ = lua.set_memory_limit(mb << 20);
+    }
+    let main = match lua
+        .load(script.source.as_str())
+        .set_name(script.chunk_name.as_str())
+        .into_function()
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("perftest: {}", errors::describe(&e));
+            return 1;
+        }
+    };
+    let mut code = 0;
+    if let Err(e) = main.call_async::<()>(()).await {
+        match errors::exit_request(&e) {
+            Some(c) => ctx.request_exit(c),
+            None => {
+                eprintln!("{}", tasks::error_text_main(&e, ctx.verbosity >= 2));
+                code = 1;
+            }
+        }
+    }
+    // The script ends when its chunk and all its tasks have ended, or when it asks to exit.
+    tokio::select! {
+        _ = ctx.tasks.all_done() => {}
+        _ = wait_exit(&ctx) => {}
+    }
+    if let Some(c) = ctx.exit_code.get() {
+        return c;
+    }
+    if code == 0 && ctx.unjoined_failures.get() > 0 {
+        code = 1;
+    }
+    code
+}
+
+async fn wait_exit(ctx: &Ctx) {
+    loop {
+        if ctx.exit_code.get().is_some() {
+            return;
+        }
+        ctx.shutdown.wait().await;
+        if ctx.exit_code.get().is_some() {
+            return;
+        }
+        // Stopping without an exit request: the tasks end on their own.
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,87 @@
+//! The bundled scenarios and Lua modules, compiled into the binary so a lone binary works
+//! anywhere; a path on the command line overrides them.
+
+use std::path::{Path, PathBuf};
+
+/// A script ready to load: its source and the name errors will show.
+pub struct Script {
+    /// Chunk name, `@default.lua` or `@path/to/file.lua`: errors read `default.lua:12: ...`.
+    pub chunk_name: String,
+    pub source: String,
+    /// The script's directory, searched first by `require`.
+    pub dir: Option<PathBuf>,
+}
+
+/// Bundled scenarios: name and source.
+pub const BUNDLED: &[(&str, &str)] = &[("default", include_str!("../../scripts/default.lua"))];
+
+/// Bundled Lua modules, found by `require`.
+pub const STDLIB: &[(&str, &str)] = &[
+    (
+        "perftest.prelude",
+        include_str!("../../stdlib/perftest/prelude.lua"),
+    ),
+    (
+        "perftest.classic",
+        include_str!("../../stdlib/perftest/classic.lua"),
+    ),
+];
+
+/// The source of a bundled module.
+pub fn stdlib(name: &str) -> Option<&'static str> {
+    STDLIB.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// A bundled scenario by name.
+pub fn bundled(name: &str) -> Option<Script> {
+    let name = name.strip_suffix(".lua").unwrap_or(name);
+    BUNDLED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, src)| Script {
+            chunk_name: format!("@{n}.lua"),
+            source: (*src).to_string(),
+            dir: None,
+        })
+}
+
+/// A file if `what` names one, else a bundled scenario of that name.
+pub fn find(what: &str) -> Result<Script, String> {
+    let path = Path::new(what);
+    let looks_like_path = what.contains('/') || what.ends_with(".lua");
+    if path.is_file() || (looks_like_path && bundled(what).is_none()) {
+        let source =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read script {what}: {e}"))?;
+        let dir = path.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+            .to_path_buf()
+        });
+        return Ok(Script {
+            chunk_name: format!("@{what}"),
+            source,
+            dir,
+        });
+    }
+    bundled(what).ok_or_else(|| {
+        let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
+        format!(
+            "no script '{what}': not a file, nor a bundled scenario ({}); see perftest scripts",
+            names.join(", ")
+        )
+    })
+}
+
+/// The first lines of a script's header comment: what it does.
+pub fn summary(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| l.trim_start_matches('-').trim())
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,138 @@
+//! `perftest.spawn`: Lua functions running as concurrent local tasks, and `task:join()`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use mlua::{Function, Lua, MetaMethod, MultiValue, UserData, UserDataMethods};
+use tokio::sync::Notify;
+
+use super::Ctx;
+use super::errors::{describe, exit_request};
+
+/// Live tasks of a run, so the run can wait for all of them.
+#[derive(Default)]
+pub struct Tasks {
+    live: Cell<usize>,
+    next_id: Cell<usize>,
+    idle: Notify,
+}
+
+impl Tasks {
+    fn start(&self) -> usize {
+        self.live.set(self.live.get() + 1);
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        id
+    }
+
+    fn end(&self) {
+        self.live.set(self.live.get() - 1);
+        if self.live.get() == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Completes when no task is left running.
+    pub async fn all_done(&self) {
+        while self.live.get() > 0 {
+            self.idle.notified().await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct TaskState {
+    result: RefCell<Option<mlua::Result<MultiValue>>>,
+    done: Notify,
+    joining: Cell<bool>,
+    reported: Cell<bool>,
+}
+
+/// A handle on a spawned task.
+pub struct Task {
+    id: usize,
+    state: Rc<TaskState>,
+}
+
+impl UserData for Task {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_async_method("join", |lua, this, ()| async move {
+            let state = this.state.clone();
+            state.joining.set(true);
+            while state.result.borrow().is_none() {
+                state.done.notified().await;
+            }
+            let result = state.result.borrow().clone().expect("checked above");
+            match result {
+                Ok(values) => Ok(values),
+                Err(e) => {
+                    if state.reported.replace(false)
+                        && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
+                    {
+                        // The joiner takes charge of the error it receives.
+                        ctx.unjoined_failures
+                            .set(ctx.unjoined_failures.get().saturating_sub(1));
+                    }
+                    Err(e)
+                }
+            }
+        });
+        methods.add_method("done", |_, this, ()| {
+            Ok(this.state.result.borrow().is_some())
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            let status = match &*this.state.result.borrow() {
+                None => "running",
+                Some(Ok(_)) => "done",
+                Some(Err(_)) => "failed",
+            };
+            Ok(format!("task {} ({status})", this.id))
+        });
+    }
+}
+
+/// Starts `f(args...)` as a task on the current local set.
+pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::Result<Task> {
+    let thread = lua.create_thread(f)?;
+    let run = thread.into_async::<MultiValue>(args)?;
+    let id = ctx.tasks.start();
+    let state = Rc::new(TaskState::default());
+    let (st, ctx) = (state.clone(), ctx.clone());
+    tokio::task::spawn_local(async move {
+        let result = run.await;
+        if let Err(e) = &result {
+            if let Some(code) = exit_request(e) {
+                ctx.request_exit(code);
+            } else if !st.joining.get() {
+                // Nobody is waiting for this task: say so now, the others go on.
+                ctx.report_error(&format!("task {id}"), e);
+                ctx.unjoined_failures.set(ctx.unjoined_failures.get() + 1);
+                st.reported.set(true);
+            }
+        }
+        *st.result.borrow_mut() = Some(result);
+        st.done.notify_waiters();
+        ctx.tasks.end();
+    });
+    Ok(Task { id, state })
+}
+
+/// Formats an error for stderr, with its traceback when verbose.
+pub fn error_text(what: &str, e: &mlua::Error, verbose: bool) -> String {
+    let mut text = format!("perftest: {what}: {}", describe(e));
+    if verbose && let Some(tb) = super::errors::traceback(e) {
+        text.push('\n');
+        text.push_str(&tb);
+    }
+    text
+}
+
+/// Formats the main chunk's error: `perftest: file:line: cause`.
+pub fn error_text_main(e: &mlua::Error, verbose: bool) -> String {
+    let mut text = format!("perftest: {}", describe(e));
+    if verbose && let Some(tb) = super::errors::traceback(e) {
+        text.push('\n');
+        text.push_str(&tb);
+    }
+    text
+}

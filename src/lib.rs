@@ -1,0 +1,100 @@
+//! perftest measures HTTP(S) endpoints phase by phase (DNS, TCP, TLS, first byte, last byte)
+//! and runs Lua scenarios that decide what to probe, how often, and what to do with it.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line. The classic flags become `perftest.args` for the bundled
+//!   `scripts/default.lua`; `run`, `scripts` pick other scenarios.
+//! - [`engine`]: the Lua runtime. One Lua state on the main thread runs the scenario as a
+//!   coroutine; `perftest.probe` hands each sample to the prober on tokio's worker threads and
+//!   the coroutine waits for the result table. Knows no sockets.
+//! - [`probe`]: the measuring core. Resolve, connect, TLS, request, first byte, last byte, each
+//!   timed where the socket event happens. Knows no Lua.
+//! - [`shutdown`], [`output`], [`location`]: the stop signal, stdout, and From_Location.
+//!
+//! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
+//! [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates, alerts.
+
+pub mod cli;
+pub mod engine;
+pub mod location;
+pub mod output;
+pub mod probe;
+pub mod shutdown;
+
+use engine::{Ctx, Script, ScriptArgs};
+use shutdown::Shutdown;
+
+/// Runs what the command line asks for and returns the process exit code.
+pub fn run(cli: cli::Cli) -> i32 {
+    let verbosity = cli.classic.verbosity();
+    init_logging(verbosity);
+    match cli.command {
+        Some(cli::Command::Scripts) => {
+            for (name, source) in engine::scripts::BUNDLED {
+                println!("{name:<10} {}", engine::scripts::summary(source));
+            }
+            0
+        }
+        Some(cli::Command::Run { script, args }) => match engine::scripts::find(&script) {
+            Ok(s) => execute(&s, ScriptArgs::List(args), verbosity),
+            Err(e) => {
+                eprintln!("perftest: {e}");
+                2
+            }
+        },
+        None => {
+            let script = engine::scripts::bundled("default").expect("default.lua is bundled");
+            execute(&script, ScriptArgs::Classic(cli.classic), verbosity)
+        }
+    }
+}
+
+fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("perftest: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        shutdown.listen_for_signals();
+        let ctx = Ctx::new(shutdown, location::from_env(), verbosity);
+        let local = tokio::task::LocalSet::new();
+        local.run_until(engine::run(script, args, ctx)).await
+    });
+    // Whatever is still in flight was interrupted; do not wait for it.
+    runtime.shutdown_background();
+    code
+}
+
+fn init_logging(verbosity: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|s| s.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            let level = if verbosity >= 3 {
+                LevelFilter::DEBUG
+            } else {
+                LevelFilter::WARN
+            };
+            Targets::new()
+                .with_target("perftest", level)
+                .with_default(LevelFilter::WARN)
+        });
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(targets)
+        .try_init();
+}

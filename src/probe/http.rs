@@ -1,0 +1,208 @@
+//! The HTTP exchange over an established (and maybe TLS) connection: hyper's connection-level
+//! client, driven in the probe's own task so that no second task adds a hop.
+
+use std::error::Error as _;
+use std::future::Future;
+use std::io;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, HOST, USER_AGENT};
+use http::{HeaderValue, Request, Version};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::request::ProbeRequest;
+use super::result::{ErrorKind, ProbeError};
+use super::target::Target;
+use super::timed_io::{SharedStamps, TimedIo};
+
+const AGENT: &str = concat!("perftest/", env!("CARGO_PKG_VERSION"));
+
+/// What the exchange has learnt so far; kept by the caller so a timeout loses nothing.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub status: u16,
+    pub version: Option<&'static str>,
+    pub headers: Vec<(String, String)>,
+    pub size: u64,
+    pub truncated: bool,
+    /// The response headers have arrived; the body is being read.
+    pub in_body: bool,
+}
+
+/// Sends `req` over `io` and reads the response to its end (or to `max_body`).
+pub async fn exchange<S>(
+    io: S,
+    h2: bool,
+    req: &ProbeRequest,
+    target: &Target,
+    peer: &str,
+    stamps: SharedStamps,
+    progress: &mut Progress,
+) -> Result<(), ProbeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(TimedIo::new(io, stamps));
+    let request = build(req, target, h2).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
+    if h2 {
+        let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await
+            .map_err(|e| failure(&e, peer, progress))?;
+        drive(conn, async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| failure(&e, peer, progress))?;
+            read(resp, req.max_body, peer, progress).await
+        })
+        .await
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| failure(&e, peer, progress))?;
+        drive(conn, async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| failure(&e, peer, progress))?;
+            read(resp, req.max_body, peer, progress).await
+        })
+        .await
+    }
+}
+
+fn build(req: &ProbeRequest, target: &Target, h2: bool) -> Result<Request<Full<Bytes>>, String> {
+    let scheme = match target.scheme {
+        super::target::Scheme::Http => "http",
+        super::target::Scheme::Https => "https",
+    };
+    // HTTP/2 takes :scheme and :authority from the URI; HTTP/1.1 wants origin form plus Host.
+    let uri = if h2 {
+        format!("{scheme}://{}{}", target.authority(), target.path_and_query)
+    } else {
+        target.path_and_query.clone()
+    };
+    let mut request = Request::builder()
+        .method(req.method.clone())
+        .uri(uri)
+        .version(if h2 {
+            Version::HTTP_2
+        } else {
+            Version::HTTP_11
+        })
+        .body(Full::new(req.body.clone()))
+        .map_err(|e| format!("building the request: {e}"))?;
+    let headers = request.headers_mut();
+    if !h2 {
+        let host = HeaderValue::from_str(&target.authority())
+            .map_err(|_| format!("host '{}' cannot be sent in a Host header", target.host))?;
+        headers.insert(HOST, host);
+    }
+    headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+    headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    for (name, value) in &req.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    Ok(request)
+}
+
+/// Polls the connection and the exchange together until the exchange is over.
+async fn drive<C, W>(conn: C, work: W) -> Result<(), ProbeError>
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+    W: Future<Output = Result<(), ProbeError>>,
+{
+    tokio::pin!(conn);
+    tokio::pin!(work);
+    let mut conn_done = false;
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut work => return r,
+            // A failed connection fails the exchange too, which reports it with more context.
+            _ = &mut conn, if !conn_done => conn_done = true,
+        }
+    }
+}
+
+async fn read(
+    resp: http::Response<hyper::body::Incoming>,
+    max_body: Option<u64>,
+    peer: &str,
+    progress: &mut Progress,
+) -> Result<(), ProbeError> {
+    progress.status = resp.status().as_u16();
+    progress.version = Some(match resp.version() {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    });
+    progress.headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    progress.in_body = true;
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| failure(&e, peer, progress))?;
+        if let Some(data) = frame.data_ref() {
+            progress.size += data.len() as u64;
+            if max_body.is_some_and(|max| progress.size >= max) {
+                progress.truncated = true;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Classifies a hyper error: socket trouble is `io`, protocol trouble is `http`.
+fn failure(e: &hyper::Error, peer: &str, progress: &Progress) -> ProbeError {
+    let mut io_cause = None;
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<io::Error>() {
+            io_cause = Some(io);
+            break;
+        }
+        source = s.source();
+    }
+    let when = if progress.in_body {
+        format!(" after {} body bytes", progress.size)
+    } else {
+        String::new()
+    };
+    if let Some(io) = io_cause {
+        return ProbeError::new(
+            ErrorKind::Io,
+            format!("io {peer}: {}{when}", super::connect::describe_io(io)),
+        );
+    }
+    let what = if e.is_incomplete_message() {
+        if progress.in_body {
+            "connection closed before the body was complete".to_string()
+        } else {
+            "server closed the connection before sending a response".to_string()
+        }
+    } else if e.is_parse() {
+        format!("invalid response ({e})")
+    } else {
+        let mut s = e.to_string();
+        if let Some(src) = e.source() {
+            s = format!("{s}: {src}");
+        }
+        s
+    };
+    ProbeError::new(ErrorKind::Http, format!("http {peer}: {what}{when}"))
+}

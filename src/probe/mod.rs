@@ -1,0 +1,431 @@
+//! The measuring core: one sample is resolve, connect, TLS, request, first byte, last byte,
+//! each timed at the socket event that defines it. Knows nothing about Lua.
+
+mod connect;
+mod dns;
+mod http;
+mod request;
+mod result;
+mod target;
+mod timed_io;
+mod tls;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub use request::{IpFamily, ProbeRequest, seconds};
+pub use result::{
+    CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, millis,
+};
+pub use target::{Scheme, Target};
+pub use tls::TlsOptions;
+
+use dns::Dns;
+use http::Progress;
+use timed_io::{SharedStamps, Stamps};
+
+/// Runs samples. One per process, shared by every task; everything in it is built on first use
+/// so that a run that never needs DNS or TLS never pays for them.
+#[derive(Default)]
+pub struct Prober {
+    system_dns: OnceLock<Result<Arc<Dns>, String>>,
+    custom_dns: Mutex<HashMap<SocketAddr, Arc<Dns>>>,
+    tls: tls::TlsConfigs,
+}
+
+/// Where a sample is, for partial timings and for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Dns,
+    Connect,
+    Tls,
+    Wait,
+    Body,
+}
+
+impl Prober {
+    pub fn new() -> Prober {
+        Prober::default()
+    }
+
+    /// Probes `req` to the end (or its timeout).
+    pub async fn probe(&self, req: &ProbeRequest) -> ProbeResult {
+        self.probe_until(req, std::future::pending()).await
+    }
+
+    /// Probes `req`; if `stop` completes first the sample ends as `interrupted`, keeping the
+    /// phases measured until then.
+    pub async fn probe_until(
+        &self,
+        req: &ProbeRequest,
+        stop: impl Future<Output = ()> + Send,
+    ) -> ProbeResult {
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        tokio::pin!(stop);
+        let mut target = req.target.clone();
+        let mut hops = Vec::new();
+        loop {
+            let mut result = self.sample(req, &target, deadline, stop.as_mut()).await;
+            let redirect = result.ok()
+                && (300..400).contains(&result.status)
+                && result.status != 304
+                && (hops.len() as u32) < req.follow_redirects;
+            let location = redirect
+                .then(|| header(&result.headers, "location"))
+                .flatten();
+            if let Some(location) = location {
+                match target.join(&location) {
+                    Ok(next) => {
+                        hops.push(Hop {
+                            url: target.display.clone(),
+                            status: result.status,
+                            remote: result.remote,
+                            phases: result.phases,
+                        });
+                        target = next;
+                        continue;
+                    }
+                    Err(e) => {
+                        result.error = Some(ProbeError::new(
+                            ErrorKind::Http,
+                            format!("http {}: bad redirect: {e}", target.display),
+                        ));
+                    }
+                }
+            }
+            result.url = req.target.display.clone();
+            result.final_url = target.display.clone();
+            result.redirects = hops;
+            return result;
+        }
+    }
+
+    async fn sample(
+        &self,
+        req: &ProbeRequest,
+        target: &Target,
+        deadline: tokio::time::Instant,
+        stop: Pin<&mut impl Future<Output = ()>>,
+    ) -> ProbeResult {
+        let mut rec = Recorder::new(target);
+        let outcome = tokio::select! {
+            r = self.run(req, target, &mut rec) => r,
+            _ = tokio::time::sleep_until(deadline) => Err(rec.timeout(req.timeout)),
+            _ = stop => Err(rec.interrupted()),
+        };
+        rec.finish(outcome)
+    }
+
+    async fn run(
+        &self,
+        req: &ProbeRequest,
+        target: &Target,
+        rec: &mut Recorder,
+    ) -> Result<(), ProbeError> {
+        let ips = match (req.resolve, target.ip) {
+            (Some(ip), _) | (None, Some(ip)) => vec![ip],
+            (None, None) => {
+                let dns = self
+                    .dns(req.dns_server)
+                    .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
+                // Start of the DNS phase: the resolver is ready, the query is about to leave.
+                rec.enter(Phase::Dns);
+                let ips = dns
+                    .lookup(&target.host, req.ip)
+                    .await
+                    .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
+                rec.result.phases.dns = rec.since_phase();
+                ips
+            }
+        };
+        let addrs: Vec<SocketAddr> = ips
+            .into_iter()
+            .filter(|ip| family_allows(req.ip, *ip))
+            .map(|ip| SocketAddr::new(ip, target.port))
+            .collect();
+        if addrs.is_empty() {
+            return Err(rec.fail(
+                ErrorKind::Dns,
+                format!("dns {}: no {:?} address", target.host, req.ip),
+            ));
+        }
+
+        rec.enter(Phase::Connect);
+        let tcp = self.connect(&addrs, req.connect_timeout, rec).await?;
+        let peer = rec.peer.clone();
+
+        match target.scheme {
+            Scheme::Http => self.exchange(tcp, false, req, target, &peer, rec).await,
+            Scheme::Https => {
+                let config = self
+                    .tls
+                    .get(&req.tls)
+                    .map_err(|e| rec.fail(ErrorKind::Tls, e))?;
+                rec.enter(Phase::Tls);
+                let stream = tls::handshake(config, &target.host, target.ip, tcp)
+                    .await
+                    .map_err(|e| {
+                        let kind = if e.kind() == std::io::ErrorKind::InvalidInput {
+                            ErrorKind::Tls
+                        } else if is_tls_error(&e) {
+                            ErrorKind::Tls
+                        } else {
+                            ErrorKind::Io
+                        };
+                        let msg = format!("tls {peer}: {}", tls::describe_error(&e));
+                        rec.fail(kind, msg)
+                    })?;
+                // End of the TLS phase: the handshake's last flight is written.
+                rec.result.phases.tls = rec.since_phase();
+                let info = tls::info(&stream);
+                let h2 = info.alpn.as_deref() == Some("h2");
+                rec.result.tls = Some(info);
+                self.exchange(stream, h2, req, target, &peer, rec).await
+            }
+        }
+    }
+
+    async fn connect(
+        &self,
+        addrs: &[SocketAddr],
+        timeout: Duration,
+        rec: &mut Recorder,
+    ) -> Result<tokio::net::TcpStream, ProbeError> {
+        let mut last = None;
+        for &addr in addrs {
+            rec.peer = addr.to_string();
+            rec.result.remote = Some(addr);
+            match connect::connect(addr, timeout).await {
+                Ok(c) => {
+                    rec.result.phases.tcp = c.done - c.started;
+                    rec.phase_start = c.done;
+                    return Ok(c.stream);
+                }
+                Err(f) => {
+                    let elapsed = f.started.elapsed();
+                    let reason = if f.timed_out {
+                        format!("timed out after {}", human(timeout))
+                    } else {
+                        connect::describe_io(&f.error)
+                    };
+                    rec.result.failed_attempts.push(FailedAttempt {
+                        addr,
+                        error: reason.clone(),
+                        elapsed,
+                    });
+                    last = Some((addr, reason, f.timed_out));
+                }
+            }
+        }
+        let (addr, reason, timed_out) = last.expect("at least one address");
+        let kind = if timed_out {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Connect
+        };
+        Err(rec.fail(kind, format!("connect {addr}: {reason}")))
+    }
+
+    async fn exchange<S>(
+        &self,
+        io: S,
+        h2: bool,
+        req: &ProbeRequest,
+        target: &Target,
+        peer: &str,
+        rec: &mut Recorder,
+    ) -> Result<(), ProbeError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        rec.enter(Phase::Wait);
+        let stamps = Stamps::shared(h2);
+        rec.stamps = Some(stamps.clone());
+        let out = http::exchange(io, h2, req, target, peer, stamps, &mut rec.progress).await;
+        out.map_err(|e| rec.fail_with(e))
+    }
+
+    fn dns(&self, server: Option<SocketAddr>) -> Result<Arc<Dns>, String> {
+        match server {
+            None => self
+                .system_dns
+                .get_or_init(|| Dns::from_system().map(Arc::new))
+                .clone(),
+            Some(addr) => {
+                let mut map = self.custom_dns.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(map
+                    .entry(addr)
+                    .or_insert_with(|| Arc::new(Dns::with_server(addr)))
+                    .clone())
+            }
+        }
+    }
+}
+
+fn is_tls_error(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+        || e.kind() == std::io::ErrorKind::InvalidData
+}
+
+fn family_allows(family: IpFamily, ip: IpAddr) -> bool {
+    match family {
+        IpFamily::Any => true,
+        IpFamily::V4 => ip.is_ipv4(),
+        IpFamily::V6 => ip.is_ipv6(),
+    }
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// "2s", "1.5s", "250ms": how a limit reads in a message.
+fn human(d: Duration) -> String {
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
+/// Collects a sample's result as it goes, so that a timeout or a stop keeps what was measured.
+struct Recorder {
+    result: ProbeResult,
+    phase: Phase,
+    phase_start: Instant,
+    host: String,
+    peer: String,
+    stamps: Option<SharedStamps>,
+    progress: Progress,
+    failure: Option<Instant>,
+}
+
+impl Recorder {
+    fn new(target: &Target) -> Recorder {
+        Recorder {
+            result: ProbeResult::new(&target.display),
+            phase: Phase::Dns,
+            phase_start: Instant::now(),
+            host: target.host.clone(),
+            peer: target.host.clone(),
+            stamps: None,
+            progress: Progress::default(),
+            failure: None,
+        }
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        if phase != Phase::Tls && phase != Phase::Wait {
+            self.phase_start = Instant::now();
+        }
+    }
+
+    fn since_phase(&mut self) -> Duration {
+        let now = Instant::now();
+        let d = now - self.phase_start;
+        self.phase_start = now;
+        d
+    }
+
+    fn fail(&mut self, kind: ErrorKind, message: String) -> ProbeError {
+        self.failure.get_or_insert_with(Instant::now);
+        ProbeError::new(kind, message)
+    }
+
+    fn fail_with(&mut self, e: ProbeError) -> ProbeError {
+        self.failure.get_or_insert_with(Instant::now);
+        e
+    }
+
+    fn phase(&self) -> Phase {
+        if self.phase == Phase::Wait && self.progress.in_body {
+            Phase::Body
+        } else {
+            self.phase
+        }
+    }
+
+    fn doing(&self) -> String {
+        match self.phase() {
+            Phase::Dns => format!("resolving {}", self.host),
+            Phase::Connect => format!("connecting to {}", self.peer),
+            Phase::Tls => format!("in the TLS handshake with {}", self.peer),
+            Phase::Wait => format!("waiting for the first byte from {}", self.peer),
+            Phase::Body => format!(
+                "reading the body from {} ({} bytes received)",
+                self.peer, self.progress.size
+            ),
+        }
+    }
+
+    fn timeout(&mut self, limit: Duration) -> ProbeError {
+        let msg = format!("timeout after {} {}", human(limit), self.doing());
+        self.fail(ErrorKind::Timeout, msg)
+    }
+
+    fn interrupted(&mut self) -> ProbeError {
+        let msg = format!("interrupted {}", self.doing());
+        self.fail(ErrorKind::Interrupted, msg)
+    }
+
+    /// Turns what was recorded into the result; the phase in progress at a failure gets the
+    /// time spent in it.
+    fn finish(mut self, outcome: Result<(), ProbeError>) -> ProbeResult {
+        let end = self.failure.unwrap_or_else(Instant::now);
+        let p = &mut self.result.phases;
+        match self.phase {
+            Phase::Dns if outcome.is_err() => p.dns = end - self.phase_start,
+            Phase::Connect if outcome.is_err() => {
+                p.tcp = self
+                    .result
+                    .failed_attempts
+                    .iter()
+                    .map(|a| a.elapsed)
+                    .sum::<Duration>()
+                    .max(end - self.phase_start);
+            }
+            Phase::Tls if outcome.is_err() => p.tls = end - self.phase_start,
+            Phase::Wait => {
+                let stamps = self.stamps.as_ref().map(|s| {
+                    let s = s.lock().unwrap_or_else(|p| p.into_inner());
+                    (s.request, s.first, s.last_byte())
+                });
+                let (request, first, last) = stamps.unwrap_or((None, None, None));
+                let request = request.unwrap_or(self.phase_start);
+                match first {
+                    Some(first) => {
+                        p.first = first.saturating_duration_since(request);
+                        let last = if outcome.is_ok() {
+                            last.unwrap_or(first)
+                        } else {
+                            end
+                        };
+                        p.lastb = last.saturating_duration_since(first);
+                    }
+                    None => p.first = end.saturating_duration_since(request),
+                }
+            }
+            _ => {}
+        }
+        self.result.status = self.progress.status;
+        self.result.version = self.progress.version;
+        self.result.headers = std::mem::take(&mut self.progress.headers);
+        self.result.size = self.progress.size;
+        self.result.truncated = self.progress.truncated;
+        self.result.error = outcome.err();
+        self.result
+    }
+}

@@ -1,0 +1,85 @@
+//! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
+//! buffers flush); a second one exits at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::watch;
+
+/// A stop request shared by everyone who must stop. Cloning shares it.
+#[derive(Clone)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+    rx: watch::Receiver<bool>,
+    signalled: Arc<AtomicBool>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        Shutdown {
+            tx: Arc::new(tx),
+            rx,
+            signalled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Asks everyone to stop.
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// True once a stop was asked for.
+    pub fn is_stopping(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// True if the stop came from a signal (the exit code then says so).
+    pub fn by_signal(&self) -> bool {
+        self.signalled.load(Ordering::Relaxed)
+    }
+
+    /// Completes when a stop is asked for (at once if it already was).
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        // An error means the sender is gone, which cannot happen while `self` holds it.
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+
+    /// Listens for SIGINT and SIGTERM on the current runtime.
+    pub fn listen_for_signals(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                tracing::warn!("cannot listen for SIGINT/SIGTERM; Ctrl-C will end the run at once");
+                return;
+            };
+            let mut count = 0;
+            loop {
+                let name = tokio::select! {
+                    _ = int.recv() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                count += 1;
+                if count == 1 {
+                    tracing::debug!("{name}: stopping; a second signal exits at once");
+                    this.signalled.store(true, Ordering::Relaxed);
+                    this.trigger();
+                } else {
+                    eprintln!("perftest: {name} again, exiting now");
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
+}
