@@ -15,6 +15,9 @@ local function note(fmt, ...)
   if verbose > 0 then perftest.eprint("perftest: " .. fmt:format(...)) end
 end
 
+-- 2.0 reads as 2, as the user typed it.
+local function show(v) return tostring(math.tointeger(v) or v) end
+
 -- PERFTEST_LIMIT and PERFTEST_DELAY win over -n and -d; a bad value is named and ignored.
 local function from_env(var, flag, value, integer)
   local text = perftest.env(var)
@@ -22,11 +25,11 @@ local function from_env(var, flag, value, integer)
   local n = tonumber(text)
   if n == nil or n < 0 or (integer and n ~= math.floor(n)) then
     perftest.eprint(("perftest: %s=%s is not a %s >= 0; using -%s %s instead"):format(
-      var, text, integer and "whole number" or "number", flag, value))
+      var, text, integer and "whole number" or "number", flag, show(value)))
     return value
   end
   if args[flag] ~= nil then
-    note("%s=%s from the environment overrides -%s %s", var, text, flag, args[flag])
+    note("%s=%s from the environment overrides -%s %s", var, text, flag, show(args[flag]))
   end
   return integer and math.floor(n) or n
 end
@@ -46,6 +49,12 @@ end
 for _, u in ipairs(urls) do
   local _, err = perftest.parse_url(u)
   if err then usage_error(err) end
+end
+
+if args.cacert then
+  local f, err = io.open(args.cacert)
+  if not f then usage_error(("--cacert %s: cannot read it (%s)"):format(args.cacert, err:match(": (.*)$") or err)) end
+  f:close()
 end
 
 -- Options every sample shares.

@@ -45,7 +45,11 @@ pub fn run(cli: cli::Cli) -> i32 {
         },
         None => {
             let script = engine::scripts::bundled("default").expect("default.lua is bundled");
-            execute(&script, ScriptArgs::Classic(cli.classic), verbosity)
+            execute(
+                &script,
+                ScriptArgs::Classic(Box::new(cli.classic)),
+                verbosity,
+            )
         }
     }
 }

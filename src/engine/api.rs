@@ -24,10 +24,10 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     let c = ctx.clone();
     perftest.set(
         "sleep",
-        lua.create_async_function(move |_, secs: f64| {
+        lua.create_async_function(move |_, secs: Value| {
             let c = c.clone();
             async move {
-                let d = seconds("perftest.sleep", secs).map_err(mlua::Error::runtime)?;
+                let d = seconds_arg("perftest.sleep", &secs)?;
                 Ok(tokio::select! {
                     _ = tokio::time::sleep(d) => true,
                     _ = c.shutdown.wait() => false,
@@ -47,7 +47,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     )?;
 
     let c = ctx.clone();
-    perftest.set(
+    native.set(
         "spawn",
         lua.create_function(move |lua, (f, args): (Function, MultiValue)| {
             tasks::spawn(lua, &c, f, args)
@@ -57,8 +57,8 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     let c = ctx.clone();
     perftest.set(
         "every",
-        lua.create_function(move |_, secs: f64| {
-            let period = seconds("perftest.every", secs).map_err(mlua::Error::runtime)?;
+        lua.create_function(move |_, secs: Value| {
+            let period = seconds_arg("perftest.every", &secs)?;
             Ok(Ticker {
                 period,
                 due: std::cell::Cell::new(tokio::time::Instant::now() + period),
@@ -165,7 +165,9 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         lua.create_function(|lua, s: String| {
             let value: serde_json::Value = serde_json::from_str(&s)
                 .map_err(|e| mlua::Error::runtime(format!("perftest.json.decode: {e}")))?;
-            let opts = mlua::serde::SerializeOptions::new().serialize_none_to_null(false);
+            let opts = mlua::serde::SerializeOptions::new()
+                .serialize_none_to_null(false)
+                .serialize_unit_to_null(false);
             lua.to_value_with(&value, opts)
         })?,
     )?;
@@ -173,6 +175,21 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
 
     install_output(lua, ctx, exit)?;
     Ok((perftest, native))
+}
+
+/// A duration argument in seconds, or an error naming the verb and what it got.
+fn seconds_arg(verb: &str, v: &Value) -> mlua::Result<Duration> {
+    let secs = match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "{verb}: give a number of seconds, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    seconds(verb, secs).map_err(mlua::Error::runtime)
 }
 
 /// `native.probe(url, opts)`: the result table, or nil and the reason the request is invalid.

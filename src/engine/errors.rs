@@ -99,7 +99,7 @@ fn has_location(s: &str) -> bool {
 fn first_lua_frame(traceback: &str) -> Option<String> {
     traceback.lines().skip(1).find_map(|line| {
         let line = line.trim();
-        if line.starts_with("[C]") {
+        if line.starts_with("[C]") || line.starts_with("__mlua") {
             return None;
         }
         let (head, _) = line.split_once(": in ")?;
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn location_is_taken_from_the_first_lua_frame() {
-        let tb = "stack traceback:\n\t[C]: in function 'perftest.sleep'\n\tmy.lua:7: in main chunk\n\t[C]: in ?";
+        let tb = "stack traceback:\n\t[C]: in function 'perftest.sleep'\n\t__mlua_async_poll:5: in function <__mlua_async_poll:1>\n\tmy.lua:7: in main chunk\n\t[C]: in ?";
         assert_eq!(first_lua_frame(tb).as_deref(), Some("my.lua:7"));
         assert!(has_location("my.lua:7: boom"));
         assert!(!has_location("bad argument #1: boom"));

@@ -63,7 +63,7 @@ impl Ctx {
 
 /// A script's arguments: the parsed classic flags, or the words after `perftest run NAME`.
 pub enum ScriptArgs {
-    Classic(crate::cli::Classic),
+    Classic(Box<crate::cli::Classic>),
     List(Vec<String>),
 }
 

@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use mlua::{Function, Lua, MetaMethod, MultiValue, UserData, UserDataMethods};
+use mlua::{Function, Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value};
 use tokio::sync::Notify;
 
 use super::Ctx;
@@ -48,7 +48,7 @@ struct TaskState {
     reported: Cell<bool>,
 }
 
-/// A handle on a spawned task.
+/// A handle on a spawned task (wrapped by the Lua prelude's `Task`).
 pub struct Task {
     id: usize,
     state: Rc<TaskState>,
@@ -56,6 +56,8 @@ pub struct Task {
 
 impl UserData for Task {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // Waits for the task: `true, values...`, or `false, "file:line: cause"`; the prelude
+        // turns the failure into a plain string error that pcall can read.
         methods.add_async_method("join", |lua, this, ()| async move {
             let state = this.state.clone();
             state.joining.set(true);
@@ -63,8 +65,12 @@ impl UserData for Task {
                 state.done.notified().await;
             }
             let result = state.result.borrow().clone().expect("checked above");
+            let mut out = MultiValue::new();
             match result {
-                Ok(values) => Ok(values),
+                Ok(values) => {
+                    out.push_back(Value::Boolean(true));
+                    out.extend(values);
+                }
                 Err(e) => {
                     if state.reported.replace(false)
                         && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
@@ -73,9 +79,11 @@ impl UserData for Task {
                         ctx.unjoined_failures
                             .set(ctx.unjoined_failures.get().saturating_sub(1));
                     }
-                    Err(e)
+                    out.push_back(Value::Boolean(false));
+                    out.push_back(Value::String(lua.create_string(describe(&e))?));
                 }
             }
+            Ok(out)
         });
         methods.add_method("done", |_, this, ()| {
             Ok(this.state.result.borrow().is_some())

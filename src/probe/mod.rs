@@ -169,15 +169,10 @@ impl Prober {
                 let stream = tls::handshake(config, &target.host, target.ip, tcp)
                     .await
                     .map_err(|e| {
-                        let kind = if e.kind() == std::io::ErrorKind::InvalidInput {
-                            ErrorKind::Tls
-                        } else if is_tls_error(&e) {
-                            ErrorKind::Tls
-                        } else {
-                            ErrorKind::Io
-                        };
+                        // Whatever broke the handshake (an alert, a bad certificate, a reset)
+                        // failed the TLS phase.
                         let msg = format!("tls {peer}: {}", tls::describe_error(&e));
-                        rec.fail(kind, msg)
+                        rec.fail(ErrorKind::Tls, msg)
                     })?;
                 // End of the TLS phase: the handshake's last flight is written.
                 rec.result.phases.tls = rec.since_phase();
@@ -264,12 +259,6 @@ impl Prober {
             }
         }
     }
-}
-
-fn is_tls_error(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-        || e.kind() == std::io::ErrorKind::InvalidData
 }
 
 fn family_allows(family: IpFamily, ip: IpAddr) -> bool {
@@ -419,6 +408,17 @@ impl Recorder {
                 }
             }
             _ => {}
+        }
+        // Every figure is shown in microseconds; cut each phase there so that Total, their
+        // sum, is exactly the sum of the figures a user reads.
+        for d in [
+            &mut p.dns,
+            &mut p.tcp,
+            &mut p.tls,
+            &mut p.first,
+            &mut p.lastb,
+        ] {
+            *d = Duration::from_micros(d.as_micros() as u64);
         }
         self.result.status = self.progress.status;
         self.result.version = self.progress.version;

@@ -94,7 +94,7 @@ impl ProbeRequest {
 
 /// Parses a duration in seconds as the command line and scripts give it ("2", "0.5").
 pub fn seconds(what: &str, value: f64) -> Result<Duration, String> {
-    if value.is_finite() && value >= 0.0 && value < 1e9 {
+    if (0.0..1e9).contains(&value) {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(format!(

@@ -9,6 +9,26 @@ function perftest.probe(url, opts)
   return r
 end
 
+local Task = {}
+Task.__index = Task
+Task.__tostring = function(t) return tostring(t.handle) end
+
+--- Runs fn(...) as a concurrent task; returns a handle with :join() and :done().
+function perftest.spawn(fn, ...)
+  if type(fn) ~= "function" then error("perftest.spawn: give a function, got " .. type(fn), 2) end
+  return setmetatable({ handle = native.spawn(fn, ...) }, Task)
+end
+
+--- Waits for the task; returns what its function returned, or raises its error (a string).
+function Task:join()
+  local r = table.pack(self.handle:join())
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+--- True once the task has ended.
+function Task:done() return self.handle:done() end
+
 --- Waits for every task in the list; returns their first results in the same order.
 function perftest.join_all(tasks)
   local results = {}

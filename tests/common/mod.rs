@@ -29,18 +29,7 @@ pub fn perftest() -> Command {
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().expect("start perftest");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for perftest"),
-        Err(_) => {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("perftest ran longer than {limit:?}");
-        }
-    }
+    run_with_limit_child(child, limit)
 }
 
 /// Runs perftest with `args` (20 s limit) and returns (exit code, stdout, stderr).
@@ -84,3 +73,19 @@ pub fn ms(d: Duration) -> f64 {
 /// task scheduled late on a busy core. Loopback itself adds well under a millisecond; what
 /// this bounds is the machine, so it is generous, and the lower bounds stay strict.
 pub const SLACK_MS: f64 = 60.0;
+
+/// Waits for a child already running, killing it after `limit`.
+pub fn run_with_limit_child(child: std::process::Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for perftest"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("perftest ran longer than {limit:?}");
+        }
+    }
+}

@@ -69,8 +69,7 @@ impl Target {
     }
 
     fn start(bind: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Target {
-        let std_listener = std::net::TcpListener::bind(bind).expect("bind target");
-        std_listener.set_nonblocking(true).unwrap();
+        let std_listener = listen(bind);
         let addr = std_listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
@@ -113,6 +112,22 @@ impl Target {
         });
         Target { addr, scheme, seen }
     }
+}
+
+/// A listener with a backlog deep enough for a thousand simultaneous connects.
+fn listen(bind: &str) -> std::net::TcpListener {
+    let addr: SocketAddr = bind.parse().expect("bind address");
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    socket.set_reuse_address(true).unwrap();
+    socket.bind(&addr.into()).expect("bind target");
+    socket.listen(4096).expect("listen");
+    socket.set_nonblocking(true).unwrap();
+    socket.into()
 }
 
 /// Closes with RST instead of FIN.
@@ -268,8 +283,7 @@ pub fn h2(pki: &TestPki) -> Target {
     use hyper::service::service_fn;
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
+    let std_listener = listen("127.0.0.1:0");
     let addr = std_listener.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config.clone());
     std::thread::spawn(move || {

@@ -1,0 +1,286 @@
+//! Scenario scripts: errors with file and line, tasks, stop signals, require, and many probes
+//! in flight from one Lua state.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::target::Target;
+use common::{perftest, run, temp_dir};
+
+/// Writes `files` (name, source) into a fresh directory; returns the path of the first.
+fn scripts(files: &[(&str, &str)]) -> String {
+    let dir = temp_dir("lua");
+    for (name, src) in files {
+        std::fs::write(dir.join(name), src).unwrap();
+    }
+    dir.join(files[0].0).display().to_string()
+}
+
+#[test]
+fn a_syntax_error_names_file_and_line() {
+    let path = scripts(&[("broken.lua", "local x = 1\nlocal y = = 2\n")]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty());
+    assert!(err.starts_with(&format!("perftest: {path}:2: ")), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn a_runtime_error_names_file_line_and_cause() {
+    let path = scripts(&[("boom.lua", "print('before')\n\nerror('boom')\n")]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "before\n");
+    assert_eq!(err.trim(), format!("perftest: {path}:3: boom"));
+}
+
+#[test]
+fn a_bad_call_into_perftest_names_the_callers_line() {
+    let path = scripts(&[(
+        "bad.lua",
+        "local p = require 'perftest'\n\np.probe('http://x.test/', { timout = 1 })\n",
+    )]);
+    let (code, _, err) = run(&["run", &path]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "{path}:3: perftest.probe: unknown option 'timout'"
+        )),
+        "{err}"
+    );
+
+    let path = scripts(&[("bad2.lua", "\nperftest.sleep('soon')\n")]);
+    let (code, _, err) = run(&["run", &path]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{path}:2: ")), "{err}");
+}
+
+#[test]
+fn an_error_in_one_task_is_reported_and_the_others_go_on() {
+    let src = r#"
+perftest.spawn(function()
+  perftest.sleep(0.05)
+  error("task went wrong")
+end)
+perftest.spawn(function()
+  perftest.sleep(0.2)
+  print("other task finished")
+end)
+"#;
+    let path = scripts(&[("tasks.lua", src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(out, "other task finished\n");
+    assert!(
+        err.contains(&format!("task 1: {path}:4: task went wrong")),
+        "{err}"
+    );
+    assert_eq!(code, 1, "an unhandled task error fails the run");
+}
+
+#[test]
+fn join_returns_values_and_raises_errors_to_the_joiner() {
+    let src = r#"
+local t = perftest.spawn(function(a, b) perftest.sleep(0.01) return a + b, "x" end, 2, 3)
+local sum, tag = t:join()
+print(sum, tag, tostring(t))
+local bad = perftest.spawn(function() error("nope") end)
+local ok, err = pcall(bad.join, bad)
+print(ok, err:match("nope") ~= nil)
+"#;
+    let path = scripts(&[("join.lua", src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "5\tx\ttask 1 (done)\nfalse\ttrue\n");
+}
+
+#[test]
+fn require_finds_modules_next_to_the_script_and_bundled_ones() {
+    let path = scripts(&[
+        (
+            "main.lua",
+            "local m = require 'helper'\nlocal c = require 'perftest.classic'\nprint(m.greet(), c.hhmmss(187))\n",
+        ),
+        (
+            "helper.lua",
+            "return { greet = function() return 'hi' end }\n",
+        ),
+    ]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "hi\t3m07s\n");
+}
+
+#[test]
+fn args_and_exit_codes_reach_the_script() {
+    let path = scripts(&[(
+        "args.lua",
+        "print(#perftest.args, perftest.args[1], perftest.args[2])\nperftest.exit(3)\nprint('not reached')\n",
+    )]);
+    let (code, out, _) = run(&["run", &path, "one", "--two"]);
+    assert_eq!(code, 3);
+    assert_eq!(out, "2\tone\t--two\n");
+}
+
+#[test]
+fn a_thousand_probes_in_flight_take_about_as_long_as_one() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local tasks = {{}}
+local start = perftest.clock()
+for i = 1, 1000 do
+  tasks[i] = perftest.spawn(function() return perftest.probe("{}") end)
+end
+local ok, min_first = 0, math.huge
+for _, t in ipairs(tasks) do
+  local r = t:join()
+  if r.ok and r.status == 200 then ok = ok + 1 end
+  min_first = math.min(min_first, r.first)
+end
+print(ok, min_first >= 300, perftest.clock() - start)
+"#,
+        t.url("/page?ttfb=300&size=100")
+    );
+    let path = scripts(&[("many.lua", &src)]);
+    let started = Instant::now();
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let fields: Vec<&str> = out.trim().split('\t').collect();
+    assert_eq!(fields[0], "1000", "{out} {err}");
+    assert_eq!(fields[1], "true");
+    let took: f64 = fields[2].parse().unwrap();
+    // One probe takes 0.3 s; a thousand in sequence would take five minutes.
+    assert!(took < 3.0, "1000 concurrent probes took {took} s");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn the_result_table_follows_the_contract() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local r = perftest.probe("{}", {{ headers = {{ ["X-A"] = "1" }} }})
+local keys = {{}}
+for _, k in ipairs {{ "url", "start", "dns", "tcp", "tls", "first", "lastb", "total", "status",
+                     "size", "remote", "location", "ok" }} do
+  if r[k] == nil then keys[#keys + 1] = k end
+end
+print(#keys == 0 and "complete" or table.concat(keys, ","), r.status, r.size, r.ok, r.error, r.headers["content-type"])
+print(math.abs(r.total - (r.tcp + r.tls + r.first + r.lastb)) < 1e-6, r.start > 1.7e9)
+local bad = perftest.probe("http://127.0.0.1:1/")
+print(bad.ok, bad.status, bad.error_kind, bad.error)
+"#,
+        t.url("/page?size=5")
+    );
+    let path = scripts(&[("contract.lua", &src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "complete\t200\t5\ttrue\tnil\ttext/plain");
+    assert_eq!(lines[1], "true\ttrue");
+    assert_eq!(
+        lines[2],
+        "false\t0\tconnect\tconnect 127.0.0.1:1: connection refused"
+    );
+}
+
+#[test]
+fn sigint_makes_stopping_true_and_wakes_sleepers() {
+    let src = "print('start')\nlocal slept = perftest.sleep(30)\nprint('woke', slept, perftest.stopping())\n";
+    let path = scripts(&[("stop.lua", src)]);
+    let child = perftest()
+        .args(["run", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "start\nwoke\tfalse\ttrue\n"
+    );
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    // The script ignores stopping() and keeps working: only the second signal ends it.
+    let src = "while true do perftest.sleep(0.05); if perftest.stopping() then perftest.sleep(0) end end\n";
+    let path = scripts(&[("stubborn.lua", src)]);
+    let child = perftest()
+        .args(["run", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(130));
+}
+
+#[test]
+fn every_keeps_a_fixed_schedule() {
+    let src = r#"
+local tick = perftest.every(0.1)
+local start = perftest.clock()
+for i = 1, 5 do
+  if i == 2 then perftest.sleep(0.15) end  -- one slow iteration
+  tick:next()
+end
+print(string.format("%.2f", perftest.clock() - start))
+"#;
+    let path = scripts(&[("every.lua", src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    // Ticks at 0.1..0.5 s; the slow iteration makes one tick late but does not shift the rest.
+    let took: f64 = out.trim().parse().unwrap();
+    assert!((0.49..0.6).contains(&took), "{took}");
+}
+
+#[test]
+fn run_by_name_and_unknown_scripts() {
+    let t = Target::http();
+    let (code, out, _) = run(&["run", "default", "-n", "1", "-d", "0", &t.url("/page")]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Recorded 1 samples"), "{out}");
+
+    let (code, _, err) = run(&["run", "no-such-scenario"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no script 'no-such-scenario'") && err.contains("perftest scripts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_round_trips() {
+    let src = r#"
+local s = perftest.json.encode({ b = 1, a = { 1, 2, "x" } })
+local v = perftest.json.decode('{"k": [true, null, 2.5], "s": "t"}')
+print(s, v.k[1], v.k[2], v.k[3], v.s)
+"#;
+    let path = scripts(&[("json.lua", src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "{\"a\":[1,2,\"x\"],\"b\":1}\ttrue\tnil\t2.5\tt\n");
+}
