@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod io_pool;
 pub mod location;
 pub mod output;
 pub mod probe;
@@ -68,7 +69,14 @@ fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
     let code = runtime.block_on(async {
         let shutdown = Shutdown::new();
         shutdown.listen_for_signals();
-        let ctx = Ctx::new(shutdown, location::from_env(), verbosity);
+        let io = match io_pool::IoPool::for_this_machine() {
+            Ok(io) => io,
+            Err(e) => {
+                eprintln!("perftest: cannot start the I/O threads: {e}");
+                return 1;
+            }
+        };
+        let ctx = Ctx::new(shutdown, io, location::from_env(), verbosity);
         let local = tokio::task::LocalSet::new();
         local.run_until(engine::run(script, args, ctx)).await
     });

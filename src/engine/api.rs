@@ -220,8 +220,10 @@ fn probe_fn(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Function> {
             let prober = ctx.prober.clone();
             let shutdown = ctx.shutdown.clone();
             // The sample runs on the I/O workers: a busy script cannot delay its timestamps.
-            let joined =
-                tokio::spawn(async move { prober.probe_until(&req, shutdown.wait()).await }).await;
+            let joined = ctx
+                .io
+                .spawn(async move { prober.probe_until(&req, shutdown.wait()).await })
+                .await;
             let result = joined.unwrap_or_else(|e| {
                 let mut r = ProbeResult::new(&url);
                 r.error = Some(ProbeError::new(

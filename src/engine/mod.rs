@@ -16,6 +16,7 @@ use mlua::{Lua, Table, Value};
 
 pub use scripts::Script;
 
+use crate::io_pool::IoPool;
 use crate::output::Output;
 use crate::probe::Prober;
 use crate::shutdown::Shutdown;
@@ -23,6 +24,7 @@ use crate::shutdown::Shutdown;
 /// What every verb shares: the prober, the stop signal, stdout, the run's bookkeeping.
 pub struct Ctx {
     pub prober: Arc<Prober>,
+    pub io: IoPool,
     pub shutdown: Shutdown,
     pub out: Output,
     pub location: String,
@@ -35,9 +37,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shutdown: Shutdown, location: String, verbosity: u8) -> Rc<Ctx> {
+    pub fn new(shutdown: Shutdown, io: IoPool, location: String, verbosity: u8) -> Rc<Ctx> {
         Rc::new(Ctx {
             prober: Arc::new(Prober::new()),
+            io,
             out: Output::new(shutdown.clone()),
             shutdown,
             location,

@@ -9,6 +9,7 @@ mod result;
 mod target;
 mod timed_io;
 mod tls;
+mod wire_time;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use tls::TlsOptions;
 use dns::Dns;
 use http::Progress;
 use timed_io::{SharedStamps, Stamps};
+use wire_time::StampedTcp;
 
 /// Runs samples. One per process, shared by every task; everything in it is built on first use
 /// so that a run that never needs DNS or TLS never pays for them.
@@ -129,16 +131,24 @@ impl Prober {
         let ips = match (req.resolve, target.ip) {
             (Some(ip), _) | (None, Some(ip)) => vec![ip],
             (None, None) => {
-                let dns = self
+                let resolver = self
                     .dns(req.dns_server)
+                    .and_then(|dns| dns.resolver(&target.host, req.ip))
                     .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
                 // Start of the DNS phase: the resolver is ready, the query is about to leave.
                 rec.enter(Phase::Dns);
-                let ips = dns
-                    .lookup(&target.host, req.ip)
+                let ips = resolver
+                    .lookup(&target.host)
                     .await
                     .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
-                rec.result.phases.dns = rec.since_phase();
+                // End of the DNS phase: the last answer reached this host (kernel time), or,
+                // without that, the lookup returned.
+                let started = rec.phase_start;
+                let returned = rec.since_phase();
+                rec.result.phases.dns = match resolver.answered_at() {
+                    Some(at) if at >= started => (at - started).min(returned),
+                    _ => returned,
+                };
                 ips
             }
         };
@@ -157,9 +167,12 @@ impl Prober {
         rec.enter(Phase::Connect);
         let tcp = self.connect(&addrs, req.connect_timeout, rec).await?;
         let peer = rec.peer.clone();
+        let stamps = Stamps::shared();
+        rec.stamps = Some(stamps.clone());
+        let tcp = StampedTcp::new(tcp, stamps.clone());
 
         match target.scheme {
-            Scheme::Http => self.exchange(tcp, false, req, target, &peer, rec).await,
+            Scheme::Http => self.exchange(tcp, req, target, &peer, rec).await,
             Scheme::Https => {
                 let config = self
                     .tls
@@ -174,12 +187,16 @@ impl Prober {
                         let msg = format!("tls {peer}: {}", tls::describe_error(&e));
                         rec.fail(ErrorKind::Tls, msg)
                     })?;
-                // End of the TLS phase: the handshake's last flight is written.
-                rec.result.phases.tls = rec.since_phase();
+                // End of the TLS phase: our last flight is written. The server's last flight
+                // waited in the kernel before we read it; that wait is ours, not the server's.
+                let waited = stamps.lock().unwrap_or_else(|p| p.into_inner()).wire_lag;
+                rec.result.phases.tls = rec.since_phase().saturating_sub(waited);
                 let info = tls::info(&stream);
-                let h2 = info.alpn.as_deref() == Some("h2");
+                if info.alpn.as_deref() == Some("h2") {
+                    stamps.lock().unwrap_or_else(|p| p.into_inner()).enable_h2();
+                }
                 rec.result.tls = Some(info);
-                self.exchange(stream, h2, req, target, &peer, rec).await
+                self.exchange(stream, req, target, &peer, rec).await
             }
         }
     }
@@ -196,7 +213,13 @@ impl Prober {
             rec.result.remote = Some(addr);
             match connect::connect(addr, timeout).await {
                 Ok(c) => {
-                    rec.result.phases.tcp = c.done - c.started;
+                    // The kernel's own measure of the handshake, when it has one: the wall
+                    // clock also counts how long this thread took to notice.
+                    let wall = c.done - c.started;
+                    rec.result.phases.tcp = match wire_time::handshake_rtt(&c.stream) {
+                        Some(rtt) if rtt <= wall => rtt,
+                        _ => wall,
+                    };
                     rec.phase_start = c.done;
                     return Ok(c.stream);
                 }
@@ -228,7 +251,6 @@ impl Prober {
     async fn exchange<S>(
         &self,
         io: S,
-        h2: bool,
         req: &ProbeRequest,
         target: &Target,
         peer: &str,
@@ -238,8 +260,8 @@ impl Prober {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         rec.enter(Phase::Wait);
-        let stamps = Stamps::shared(h2);
-        rec.stamps = Some(stamps.clone());
+        let stamps = rec.stamps.clone().expect("set at connect");
+        let h2 = rec.result.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
         let out = http::exchange(io, h2, req, target, peer, stamps, &mut rec.progress).await;
         out.map_err(|e| rec.fail_with(e))
     }

@@ -29,6 +29,10 @@ pub struct Stamps {
     pub last_read: Option<Instant>,
     /// HTTP/2 only: the read that completed the frame carrying END_STREAM for our stream.
     pub end_stream: Option<Instant>,
+    /// When the data of the latest raw read reached this host (kernel receive time).
+    pub wire_rx: Option<Instant>,
+    /// How long that data waited in the kernel before it was read.
+    pub wire_lag: std::time::Duration,
     h2: Option<(FrameScanner, FrameScanner)>,
 }
 
@@ -36,18 +40,17 @@ pub struct Stamps {
 pub type SharedStamps = Arc<Mutex<Stamps>>;
 
 impl Stamps {
-    /// New stamps; `h2` switches on frame scanning.
-    pub fn shared(h2: bool) -> SharedStamps {
-        let scanners = h2.then(|| {
-            (
-                FrameScanner::after_preface(0),
-                FrameScanner::after_preface(24),
-            )
-        });
-        Arc::new(Mutex::new(Stamps {
-            h2: scanners,
-            ..Stamps::default()
-        }))
+    /// New stamps, shared by the socket wrapper below TLS and the one above it.
+    pub fn shared() -> SharedStamps {
+        Arc::new(Mutex::new(Stamps::default()))
+    }
+
+    /// Follows HTTP/2 frames from now on (the connection negotiated h2).
+    pub fn enable_h2(&mut self) {
+        self.h2 = Some((
+            FrameScanner::after_preface(0),
+            FrameScanner::after_preface(24),
+        ));
     }
 
     /// When the body's last byte arrived, as far as is known now.
@@ -55,7 +58,9 @@ impl Stamps {
         self.end_stream.or(self.last_read)
     }
 
-    fn on_read(&mut self, data: &[u8], now: Instant) {
+    fn on_read(&mut self, data: &[u8], read_at: Instant) {
+        // The bytes count from when they reached the host, if the kernel said.
+        let now = self.wire_rx.unwrap_or(read_at);
         self.last_read = Some(now);
         match &mut self.h2 {
             None => {
@@ -124,9 +129,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for TimedIo<S> {
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let got = &buf.filled()[before..];
         if !got.is_empty() {
-            // The bytes are in hand now: this is the instant they count from.
-            let now = Instant::now();
-            this.stamps().on_read(got, now);
+            let read_at = Instant::now();
+            this.stamps().on_read(got, read_at);
         }
         Poll::Ready(Ok(()))
     }
@@ -310,8 +314,9 @@ mod tests {
 
     #[test]
     fn h2_stamps_ignore_settings_and_find_headers_and_end_stream() {
-        let stamps = Stamps::shared(true);
+        let stamps = Stamps::shared();
         let mut s = stamps.lock().unwrap();
+        s.enable_h2();
         let t1 = Instant::now();
         s.on_read(&frame(0x4, 0, 0, &[0; 6]), t1);
         assert_eq!(s.first, None, "a SETTINGS frame is not the response");
@@ -325,8 +330,9 @@ mod tests {
 
     #[test]
     fn h2_request_stamp_skips_the_preface() {
-        let stamps = Stamps::shared(true);
+        let stamps = Stamps::shared();
         let mut s = stamps.lock().unwrap();
+        s.enable_h2();
         let t1 = Instant::now();
         let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         preface.extend(frame(0x4, 0, 0, &[0; 12]));

@@ -7,13 +7,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -75,11 +76,25 @@ impl TlsConfigs {
                 )))
                 .with_no_client_auth()
         } else {
-            let roots = match &opts.cacert {
-                Some(path) => Arc::new(roots_from_file(path)?),
-                None => self.system_roots.get_or_init(system_roots).clone(),
-            };
-            builder.with_root_certificates(roots).with_no_client_auth()
+            match &opts.cacert {
+                Some(path) => {
+                    let (roots, certs) = roots_from_file(path)?;
+                    let chain =
+                        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                            .build()
+                            .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(ChainOrPinned {
+                            chain,
+                            pinned: certs,
+                        }))
+                        .with_no_client_auth()
+                }
+                None => builder
+                    .with_root_certificates(self.system_roots.get_or_init(system_roots).clone())
+                    .with_no_client_auth(),
+            }
         };
         // Every sample measures a full handshake, as a first visit would: no resumption.
         config.resumption = Resumption::disabled();
@@ -104,7 +119,9 @@ fn system_roots() -> Arc<RootCertStore> {
     Arc::new(roots)
 }
 
-fn roots_from_file(path: &PathBuf) -> Result<RootCertStore, String> {
+fn roots_from_file(
+    path: &PathBuf,
+) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), String> {
     let shown = path.display();
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("--cacert {shown}: {e}"))?
@@ -116,21 +133,21 @@ fn roots_from_file(path: &PathBuf) -> Result<RootCertStore, String> {
         ));
     }
     let mut roots = RootCertStore::empty();
-    for cert in certs {
+    for cert in &certs {
         roots
-            .add(cert)
+            .add(cert.clone())
             .map_err(|e| format!("--cacert {shown}: {e}"))?;
     }
-    Ok(roots)
+    Ok((roots, certs))
 }
 
 /// Performs the handshake; SNI is the URL's host unless it is an IP literal.
-pub async fn handshake(
+pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     config: Arc<ClientConfig>,
     host: &str,
     ip: Option<IpAddr>,
-    tcp: TcpStream,
-) -> io::Result<TlsStream<TcpStream>> {
+    tcp: S,
+) -> io::Result<TlsStream<S>> {
     let name = match ip {
         Some(ip) => ServerName::IpAddress(ip.into()),
         None => ServerName::try_from(host.to_string())
@@ -147,17 +164,32 @@ pub fn describe_error(e: &io::Error) -> String {
     else {
         return super::connect::describe_io(e);
     };
+    use rustls::CertificateError as C;
     match tls {
-        rustls::Error::InvalidCertificate(cert) => format!(
-            "certificate not trusted ({cert:?}); use --cacert FILE for a private CA, or -k to skip verification"
-        ),
+        rustls::Error::InvalidCertificate(cert) => {
+            let why = match cert {
+                C::UnknownIssuer => "unknown issuer".to_string(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "not valid for this host name".to_string()
+                }
+                C::Expired | C::ExpiredContext { .. } => "expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".to_string(),
+                C::Revoked => "revoked".to_string(),
+                C::BadSignature => "bad signature".to_string(),
+                C::Other(other) => other.to_string(),
+                other => format!("{other:?}"),
+            };
+            format!(
+                "certificate not trusted ({why}); use --cacert FILE for a private CA, or -k to skip verification"
+            )
+        }
         rustls::Error::AlertReceived(alert) => format!("server sent alert {alert:?}"),
         other => other.to_string(),
     }
 }
 
 /// Version, cipher, ALPN and the end-entity certificate's facts.
-pub fn info(stream: &TlsStream<TcpStream>) -> TlsInfo {
+pub fn info<S>(stream: &TlsStream<S>) -> TlsInfo {
     let (_, conn) = stream.get_ref();
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),
@@ -191,6 +223,84 @@ fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
         issuer: cert.issuer().to_string(),
         not_after: cert.validity().not_after.timestamp(),
     })
+}
+
+/// Verifies the chain against the --cacert roots; failing that, accepts a server certificate
+/// that is itself in the file (a self-signed certificate, as curl --cacert does) if it names
+/// the host and is in date.
+#[derive(Debug)]
+struct ChainOrPinned {
+    chain: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for ChainOrPinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let err = match self.chain.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(ok) => return Ok(ok),
+            Err(e) => e,
+        };
+        if !self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Err(err);
+        }
+        let parsed = ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(end_entity.as_ref()).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        let now = now.as_secs() as i64;
+        let validity = cert.validity();
+        if now > validity.not_after.timestamp() {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Expired,
+            ));
+        }
+        if now < validity.not_before.timestamp() {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidYet,
+            ));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chain.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chain.supported_verify_schemes()
+    }
 }
 
 /// Accepts any certificate but still checks the handshake signatures, as curl -k does.
