@@ -419,3 +419,70 @@ async fn a_stop_interrupts_a_sample_in_flight_and_keeps_its_phases() {
         r.phases
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_certificate_given_to_cacert_is_trusted_for_its_names() {
+    let pki = TestPki::self_signed(&["localhost"]);
+    let t = Target::https(&pki);
+    let mut q = req(&t.url("/page"));
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+
+    // The same certificate does not vouch for a name it does not carry.
+    let mut q = req(&format!("https://other.test:{}/page", t.addr.port()));
+    q.resolve = Some("127.0.0.1".parse().unwrap());
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    let r = Prober::new().probe(&q).await;
+    let e = r.error.as_ref().expect("refused");
+    assert_eq!(e.kind, ErrorKind::Tls);
+    assert!(
+        e.message.contains("not valid for this host name"),
+        "{}",
+        e.message
+    );
+}
+
+/// Blocks the runtime's only thread from `after` for `for_`, as a busy script or a loaded
+/// machine would.
+fn block_thread(after: Duration, for_: Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        std::thread::sleep(for_);
+    });
+}
+
+// Phases end at the kernel's receive time of the data: a thread that is busy when the data
+// arrives reads it late, but the figure does not grow. (Without the kernel's timestamps these
+// read 250 and 220 ms.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_thread_does_not_stretch_first_byte() {
+    let t = Target::http();
+    let q = req(&t.url("/page?ttfb=100"));
+    let started = std::time::Instant::now();
+    // The response arrives at ~100 ms; the thread that would read it is busy until 250 ms.
+    block_thread(Duration::from_millis(40), Duration::from_millis(210));
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    between("first", ms(r.phases.first), 100.0, 20.0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_thread_does_not_stretch_dns_or_tcp() {
+    let dns = DnsServer::start(Duration::from_millis(60), &[("busy.test", &["127.0.0.1"])]);
+    let t = Target::http();
+    let mut q = req(&format!("http://busy.test:{}/page", t.addr.port()));
+    q.dns_server = Some(dns.addr);
+    q.ip = perftest::probe::IpFamily::V4;
+    // The answer arrives at ~60 ms while the thread is busy from 20 to 220 ms.
+    block_thread(Duration::from_millis(20), Duration::from_millis(200));
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    between("dns", ms(r.phases.dns), 60.0, 20.0);
+    assert!(
+        ms(r.phases.tcp) < 5.0,
+        "loopback handshake: {:?}",
+        r.phases.tcp
+    );
+}

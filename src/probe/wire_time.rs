@@ -285,3 +285,29 @@ impl AsyncWrite for StampedTcp {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_is_the_read_minus_the_time_the_data_waited() {
+        let read_at = Instant::now();
+        let wall = SystemTime::now();
+        let kernel = wall - Duration::from_millis(30);
+        assert_eq!(
+            arrival(Some(kernel), read_at, wall),
+            read_at - Duration::from_millis(30)
+        );
+        // No timestamp, or a clock that stepped backwards or far: the read's own time.
+        assert_eq!(arrival(None, read_at, wall), read_at);
+        assert_eq!(
+            arrival(Some(wall + Duration::from_secs(1)), read_at, wall),
+            read_at
+        );
+        assert_eq!(
+            arrival(Some(wall - Duration::from_secs(60)), read_at, wall),
+            read_at
+        );
+    }
+}

@@ -13,6 +13,38 @@ pub struct TestPki {
 }
 
 impl TestPki {
+    /// One self-signed certificate (CA:TRUE, as `openssl req -x509` makes) serving as its own
+    /// trust anchor, valid for `names`.
+    pub fn self_signed(names: &[&str]) -> TestPki {
+        let key = KeyPair::generate().expect("key");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "perftest self-signed");
+        let cert = params.self_signed(&key).expect("cert");
+        let dir = super::temp_dir("selfsigned");
+        let ca_pem_path = dir.join("self.pem");
+        std::fs::write(&ca_pem_path, cert.pem()).expect("write pem");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(cert.der().to_vec())], key)
+            .expect("server config");
+        TestPki {
+            ca_pem_path,
+            server_config: Arc::new(config),
+        }
+    }
+
     /// A new PKI; `alpn` is what the server offers (e.g. ["h2", "http/1.1"]).
     pub fn new(alpn: &[&str]) -> TestPki {
         let ca_key = KeyPair::generate().expect("ca key");
