@@ -9,10 +9,11 @@ const USAGE: &str = "perftest [flags] URL...
        perftest scripts";
 
 const EXAMPLES: &str = "\
-Every sample uses a new connection and prints one row:
-  # timestamp  DNS  TCP  TLS  First  LastB  Total  HTTP  Size  From_Location  Remote_Addr  proto://uri
-times in milliseconds; Total = TCP + TLS + First + LastB. A sample that got no response shows
-HTTP 500 and its reason on stderr. Each URL's loop ends with a summary of averages.
+Each sample uses a new connection and prints one tab-separated row: the sample number and its
+start (epoch seconds), then DNS, TCP, TLS, First, LastB and Total in milliseconds (Total = TCP
++ TLS + First + LastB), the HTTP status, the body size, From_Location, Remote_Addr and the URL.
+A sample that got no response shows HTTP 500 and its reason on stderr. Each URL's loop ends
+with a summary of averages.
 
 Environment: PERFTEST_URL (more URLs, space-separated), PERFTEST_LIMIT (overrides -n),
 PERFTEST_DELAY (overrides -d), REP_LOCATION or REP_CITY + REP_COUNTRY (the From_Location).
@@ -22,7 +23,7 @@ Examples:
   perftest -n=5 -d=2 https://example.com/ https://example.org/    (in parallel)
   PERFTEST_URL=https://example.com REP_LOCATION='Paris,FR' perftest -n 3 -j
   perftest -n 3 --cacert ca.pem https://internal.test/health
-  perftest run slo --help         (bundled scenarios: perftest scripts)
+  perftest run my-scenario.lua https://example.com
 
 Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
 130 after a second Ctrl-C.";
