@@ -486,3 +486,16 @@ async fn a_busy_thread_does_not_stretch_dns_or_tcp() {
         r.phases.tcp
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_connect_times_out_with_its_own_limit() {
+    let (addr, _keep) = common::unanswered_listener();
+    let mut q = req(&format!("http://{addr}/"));
+    q.connect_timeout = Duration::from_millis(300);
+    let r = Prober::new().probe(&q).await;
+    let e = r.error.as_ref().expect("an error");
+    assert_eq!(e.kind, ErrorKind::Timeout);
+    assert_eq!(e.message, format!("connect {addr}: timed out after 300ms"));
+    between("tcp", ms(r.phases.tcp), 300.0, SLACK_MS);
+    assert_total_is_sum(&r);
+}

@@ -119,7 +119,17 @@ impl Prober {
             _ = tokio::time::sleep_until(deadline) => Err(rec.timeout(req.timeout)),
             _ = stop => Err(rec.interrupted()),
         };
-        rec.finish(outcome)
+        let r = rec.finish(outcome);
+        tracing::debug!(
+            url = %r.url,
+            remote = ?r.remote,
+            status = r.status,
+            phases = ?r.phases,
+            attempts = r.failed_attempts.len(),
+            error = r.error.as_ref().map(|e| e.message.as_str()),
+            "sample"
+        );
+        r
     }
 
     async fn run(
