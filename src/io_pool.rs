@@ -41,6 +41,11 @@ impl IoPool {
         IoPool::new(n)
     }
 
+    /// The first I/O thread's runtime, for work that must not wait on the Lua thread.
+    pub fn first(&self) -> &Handle {
+        &self.handles[0]
+    }
+
     /// Runs `fut` on the next I/O thread.
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where

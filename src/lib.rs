@@ -68,7 +68,6 @@ fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
     };
     let code = runtime.block_on(async {
         let shutdown = Shutdown::new();
-        shutdown.listen_for_signals();
         let io = match io_pool::IoPool::for_this_machine() {
             Ok(io) => io,
             Err(e) => {
@@ -76,6 +75,7 @@ fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
                 return 1;
             }
         };
+        shutdown.listen_for_signals(io.first());
         let ctx = Ctx::new(shutdown, io, location::from_env(), verbosity);
         let local = tokio::task::LocalSet::new();
         local.run_until(engine::run(script, args, ctx)).await

@@ -1,8 +1,9 @@
 //! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
 //! buffers flush); a second one exits at once.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -12,6 +13,7 @@ pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     rx: watch::Receiver<bool>,
     signalled: Arc<AtomicBool>,
+    since: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Default for Shutdown {
@@ -27,12 +29,25 @@ impl Shutdown {
             tx: Arc::new(tx),
             rx,
             signalled: Arc::new(AtomicBool::new(false)),
+            since: Arc::new(Mutex::new(None)),
         }
     }
 
     /// Asks everyone to stop.
     pub fn trigger(&self) {
+        self.since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Instant::now);
         self.tx.send_replace(true);
+    }
+
+    /// How long ago the stop was asked for, if it was.
+    pub fn stopping_for(&self) -> Option<Duration> {
+        self.since
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
     }
 
     /// True once a stop was asked for.
@@ -52,10 +67,11 @@ impl Shutdown {
         let _ = rx.wait_for(|stop| *stop).await;
     }
 
-    /// Listens for SIGINT and SIGTERM on the current runtime.
-    pub fn listen_for_signals(&self) {
+    /// Listens for SIGINT and SIGTERM on `runtime`, which must not be the thread that runs
+    /// Lua: a script stuck in a loop would never let the signal through.
+    pub fn listen_for_signals(&self, runtime: &tokio::runtime::Handle) {
         let this = self.clone();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut int), Ok(mut term)) = (
                 signal(SignalKind::interrupt()),

@@ -284,3 +284,37 @@ print(s, v.k[1], v.k[2], v.k[3], v.s)
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "{\"a\":[1,2,\"x\"],\"b\":1}\ttrue\tnil\t2.5\tt\n");
 }
+
+#[test]
+fn a_runaway_loop_ends_after_a_signal_and_a_grace_period() {
+    let path = scripts(&[(
+        "spin.lua",
+        "print('spinning')\nlocal x = 0\nwhile true do x = x + 1 end\n",
+    )]);
+    let child = perftest()
+        .args(["run", &path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let sent = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(10));
+    let took = sent.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{path}:3: stopped: still running 3s after the stop"
+        )),
+        "{err}"
+    );
+}

@@ -78,6 +78,7 @@ pub fn new_lua(
 ) -> mlua::Result<Lua> {
     let lua = Lua::new();
     lua.set_app_data(ctx.clone());
+    stop_runaway_scripts(&lua, ctx)?;
     let args_value = match args {
         ScriptArgs::Classic(c) => Value::Table(args::classic_table(&lua, c)?),
         ScriptArgs::List(l) => args::list_table(&lua, l)?,
@@ -90,6 +91,32 @@ pub fn new_lua(
     lua.globals().set("perftest", perftest.clone())?;
     install_modules(&lua, perftest, dir)?;
     Ok(lua)
+}
+
+/// How long a script may keep running without yielding after a stop was asked for.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A script in a loop that never waits would ignore SIGINT; every 100,000 instructions a
+/// hook checks, and ends it with an error once the stop is older than [`STOP_GRACE`].
+fn stop_runaway_scripts(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let shutdown = ctx.shutdown.clone();
+    lua.set_global_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        move |_, debug| match shutdown.stopping_for() {
+            Some(d) if d > STOP_GRACE => {
+                let src = debug.source();
+                let at = match (src.short_src, debug.current_line()) {
+                    (Some(file), Some(line)) => format!("{file}:{line}: "),
+                    _ => String::new(),
+                };
+                Err(mlua::Error::runtime(format!(
+                    "{at}stopped: still running {}s after the stop was asked for (a loop should check perftest.stopping())",
+                    STOP_GRACE.as_secs()
+                )))
+            }
+            _ => Ok(mlua::VmState::Continue),
+        },
+    )
 }
 
 /// `require "perftest"` gives the global table; `require "perftest.x"` finds the bundled
