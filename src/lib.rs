@@ -10,6 +10,8 @@
 //!   the coroutine waits for the result table. Knows no sockets.
 //! - [`probe`]: the measuring core. Resolve, connect, TLS, request, first byte, last byte, each
 //!   timed where the socket event happens. Knows no Lua.
+//! - [`stats`], [`thresholds`], [`summary`]: what samples add up to, the pass/fail criteria
+//!   over them (k6's grammar) and the end-of-run report.
 //! - [`shutdown`], [`output`], [`location`]: the stop signal, stdout, and From_Location.
 //!
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
@@ -22,6 +24,9 @@ pub mod location;
 pub mod output;
 pub mod probe;
 pub mod shutdown;
+pub mod stats;
+pub mod summary;
+pub mod thresholds;
 
 use engine::{Ctx, Script, ScriptArgs};
 use shutdown::Shutdown;

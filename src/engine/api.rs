@@ -173,8 +173,49 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     )?;
     perftest.set("json", json)?;
 
+    perftest.set(
+        "isatty",
+        lua.create_function(|_, ()| Ok(std::io::IsTerminal::is_terminal(&std::io::stdout())))?,
+    )?;
+    perftest.set(
+        "color",
+        lua.create_function(|_, (text, name): (String, String)| colored(&text, &name))?,
+    )?;
+
     install_output(lua, ctx, exit)?;
     Ok((perftest, native))
+}
+
+/// True when stdout is a terminal and NO_COLOR is unset: the only time colour is written.
+pub fn stdout_colors() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// `perftest.color(text, "green")`: the text in that colour when stdout takes colour, else as is.
+fn colored(text: &str, name: &str) -> mlua::Result<String> {
+    use nu_ansi_term::{Color, Style};
+    let style = match name {
+        "red" => Color::Red.normal(),
+        "green" => Color::Green.normal(),
+        "yellow" => Color::Yellow.normal(),
+        "blue" => Color::Blue.normal(),
+        "magenta" => Color::Purple.normal(),
+        "cyan" => Color::Cyan.normal(),
+        "white" => Color::White.normal(),
+        "gray" | "grey" => Color::DarkGray.normal(),
+        "bold" => Style::new().bold(),
+        "dim" => Style::new().dimmed(),
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "perftest.color: unknown colour '{other}' (red, green, yellow, blue, magenta, cyan, white, gray, bold, dim)"
+            )));
+        }
+    };
+    Ok(if stdout_colors() {
+        style.paint(text).to_string()
+    } else {
+        text.to_string()
+    })
 }
 
 /// A duration argument in seconds, or an error naming the verb and what it got.

@@ -1,11 +1,12 @@
 //! The Lua runtime: one Lua state on the main thread, scripts as coroutines, probes as tokio
 //! tasks on the I/O workers that the coroutines await. Knows no sockets.
 
-mod api;
+pub(crate) mod api;
 mod args;
-mod convert;
+pub(crate) mod convert;
 mod errors;
 pub mod scripts;
+mod stats_api;
 mod tasks;
 
 use std::cell::Cell;
@@ -31,6 +32,9 @@ pub struct Ctx {
     /// 0 quiet, 1 normal, 2 verbose (tracebacks), 3 debug.
     pub verbosity: u8,
     pub probes_done: Cell<u64>,
+    /// A threshold failed (the exit code will be 99, as k6's).
+    pub thresholds_failed: Cell<bool>,
+    stats: stats_api::Registry,
     tasks: tasks::Tasks,
     exit_code: Cell<Option<i32>>,
     unjoined_failures: Cell<usize>,
@@ -46,6 +50,8 @@ impl Ctx {
             location,
             verbosity,
             probes_done: Cell::new(0),
+            thresholds_failed: Cell::new(false),
+            stats: stats_api::Registry::default(),
             tasks: tasks::Tasks::default(),
             exit_code: Cell::new(None),
             unjoined_failures: Cell::new(0),
@@ -84,6 +90,7 @@ pub fn new_lua(
         ScriptArgs::List(l) => args::list_table(&lua, l)?,
     };
     let (perftest, native) = api::build(&lua, ctx, args_value)?;
+    stats_api::install(&lua, &perftest, ctx)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")
@@ -198,7 +205,14 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
     if let Some(c) = ctx.exit_code.get() {
         return c;
     }
-    if code == 0 && ctx.unjoined_failures.get() > 0 {
+    if code != 0 {
+        return code;
+    }
+    stats_api::report_unreported(&ctx);
+    if ctx.thresholds_failed.get() {
+        return 99;
+    }
+    if ctx.unjoined_failures.get() > 0 {
         code = 1;
     }
     code
