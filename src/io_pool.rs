@@ -46,6 +46,20 @@ impl IoPool {
         &self.handles[0]
     }
 
+    /// The thread the next call to [`IoPool::spawn`] would use, to pin work to it.
+    pub fn next_thread(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len()
+    }
+
+    /// Runs `fut` on I/O thread `thread` (a connection lives on the thread that opened it).
+    pub fn spawn_on<F>(&self, thread: usize, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handles[thread % self.handles.len()].spawn(fut)
+    }
+
     /// Runs `fut` on the next I/O thread.
     pub fn spawn<F>(&self, fut: F) -> JoinHandle<F::Output>
     where

@@ -318,3 +318,21 @@ fn a_runaway_loop_ends_after_a_signal_and_a_grace_period() {
         "{err}"
     );
 }
+
+#[test]
+fn a_session_keeps_its_connection() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local s = perftest.session()
+local a = s:probe("{0}")
+local b = s:probe("{0}")
+print(a.reused == nil, b.reused, b.tcp, b.dns, b.status)
+"#,
+        t.url("/page?size=3")
+    );
+    let path = scripts(&[("session.lua", &src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "true\ttrue\t0.0\t0.0\t200\n");
+}

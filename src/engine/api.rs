@@ -67,6 +67,18 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         })?,
     )?;
 
+    let c = ctx.clone();
+    perftest.set(
+        "session",
+        lua.create_function(move |_, ()| {
+            Ok(Session {
+                slot: Default::default(),
+                thread: c.io.next_thread(),
+                ctx: c.clone(),
+            })
+        })?,
+    )?;
+
     perftest.set(
         "env",
         lua.create_function(|_, name: String| Ok(std::env::var(name).ok()))?,
@@ -278,6 +290,52 @@ fn probe_fn(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Function> {
             Ok((Value::Table(table), None))
         }
     })
+}
+
+/// `perftest.session()`: samples over one kept connection per origin (HTTP keep-alive).
+struct Session {
+    slot: std::sync::Arc<tokio::sync::Mutex<Option<crate::probe::Kept>>>,
+    thread: usize,
+    ctx: Rc<Ctx>,
+}
+
+impl UserData for Session {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // Like perftest.probe, over the session's connection when it can be reused.
+        methods.add_async_method(
+            "probe",
+            |lua, this, (url, opts): (String, Option<Table>)| async move {
+                let req = convert::request(&url, opts.as_ref())
+                    .map_err(|e| mlua::Error::runtime(format!("session:probe: {e}")))?;
+                let (prober, shutdown, slot) = (
+                    this.ctx.prober.clone(),
+                    this.ctx.shutdown.clone(),
+                    this.slot.clone(),
+                );
+                let result = this
+                    .ctx
+                    .io
+                    .spawn_on(this.thread, async move {
+                        let mut slot = slot.lock().await;
+                        prober.probe_kept(&req, &mut slot, shutdown.wait()).await
+                    })
+                    .await
+                    .map_err(|e| {
+                        mlua::Error::runtime(format!("session:probe: internal error: {e}"))
+                    })?;
+                this.ctx.probes_done.set(this.ctx.probes_done.get() + 1);
+                convert::result_table(&lua, &result, &this.ctx.location)
+            },
+        );
+        // Closes the kept connection; the next probe opens a new one.
+        methods.add_async_method("close", |_, this, ()| async move {
+            this.slot.lock().await.take();
+            Ok(())
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("session on I/O thread {}", this.thread))
+        });
+    }
 }
 
 /// `perftest.every(s)`: a schedule that keeps its interval whatever each iteration costs.

@@ -196,6 +196,9 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
     if r.truncated {
         t.set("truncated", true)?;
     }
+    if r.reused {
+        t.set("reused", true)?;
+    }
     if let Some(addr) = r.remote {
         t.set("remote", addr.ip().to_string())?;
         t.set("port", addr.port())?;

@@ -31,7 +31,43 @@ pub struct Progress {
     pub in_body: bool,
 }
 
-/// Sends `req` over `io` and reads the response to its end (or to `max_body`).
+/// The request side of an open connection, kept for the next request (keep-alive).
+pub enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    /// True once the connection can take no more requests (closed, or `Connection: close`).
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+
+    /// Waits until the connection can take a request.
+    pub async fn ready(&mut self) -> Result<(), hyper::Error> {
+        match self {
+            Sender::H1(s) => s.ready().await,
+            Sender::H2(s) => s.ready().await,
+        }
+    }
+
+    async fn send(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper::Error> {
+        match self {
+            Sender::H1(s) => s.send_request(req).await,
+            Sender::H2(s) => s.send_request(req).await,
+        }
+    }
+}
+
+/// Sends `req` over `io` and reads the response to its end (or to `max_body`). With `keep`,
+/// the connection is driven by a task of its own and its sender returned for the next request.
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange<S>(
     io: S,
     h2: bool,
@@ -40,38 +76,77 @@ pub async fn exchange<S>(
     peer: &str,
     stamps: SharedStamps,
     progress: &mut Progress,
-) -> Result<(), ProbeError>
+    keep: bool,
+) -> Result<Option<(Sender, tokio::task::JoinHandle<()>)>, ProbeError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let io = TokioIo::new(TimedIo::new(io, stamps));
     let request = build(req, target, h2).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
     if h2 {
-        let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .handshake(io)
             .await
             .map_err(|e| failure(&e, peer, progress))?;
-        drive(conn, async {
-            let resp = sender
-                .send_request(request)
-                .await
-                .map_err(|e| failure(&e, peer, progress))?;
-            read(resp, req.max_body, peer, progress).await
-        })
-        .await
+        let mut sender = Sender::H2(sender);
+        if keep {
+            let driver = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            send_and_read(&mut sender, request, req.max_body, peer, progress).await?;
+            return Ok(Some((sender, driver)));
+        }
+        drive(
+            conn,
+            send_and_read(&mut sender, request, req.max_body, peer, progress),
+        )
+        .await?;
     } else {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .map_err(|e| failure(&e, peer, progress))?;
-        drive(conn, async {
-            let resp = sender
-                .send_request(request)
-                .await
-                .map_err(|e| failure(&e, peer, progress))?;
-            read(resp, req.max_body, peer, progress).await
-        })
-        .await
+        let mut sender = Sender::H1(sender);
+        if keep {
+            let driver = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            send_and_read(&mut sender, request, req.max_body, peer, progress).await?;
+            return Ok(Some((sender, driver)));
+        }
+        drive(
+            conn,
+            send_and_read(&mut sender, request, req.max_body, peer, progress),
+        )
+        .await?;
     }
+    Ok(None)
+}
+
+/// Another request on a kept connection.
+pub async fn again(
+    sender: &mut Sender,
+    h2: bool,
+    req: &ProbeRequest,
+    target: &Target,
+    peer: &str,
+    progress: &mut Progress,
+) -> Result<(), ProbeError> {
+    let request = build(req, target, h2).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
+    send_and_read(sender, request, req.max_body, peer, progress).await
+}
+
+async fn send_and_read(
+    sender: &mut Sender,
+    request: Request<Full<Bytes>>,
+    max_body: Option<u64>,
+    peer: &str,
+    progress: &mut Progress,
+) -> Result<(), ProbeError> {
+    let resp = sender
+        .send(request)
+        .await
+        .map_err(|e| failure(&e, peer, progress))?;
+    read(resp, max_body, peer, progress).await
 }
 
 fn build(req: &ProbeRequest, target: &Target, h2: bool) -> Result<Request<Full<Bytes>>, String> {

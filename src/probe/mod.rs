@@ -71,7 +71,9 @@ impl Prober {
         let mut target = req.target.clone();
         let mut hops = Vec::new();
         loop {
-            let mut result = self.sample(req, &target, deadline, stop.as_mut()).await;
+            let mut result = self
+                .sample(req, &target, deadline, stop.as_mut(), &mut None)
+                .await;
             let redirect = result.ok()
                 && (300..400).contains(&result.status)
                 && result.status != 304
@@ -106,19 +108,84 @@ impl Prober {
         }
     }
 
+    /// Probes `req` over the connection kept in `slot` if it goes to the same origin and is
+    /// still open (DNS, TCP and TLS are then 0 and `reused` is set); otherwise over a new
+    /// connection, which is kept in `slot` for the next call. Redirects are not followed.
+    pub async fn probe_kept(
+        &self,
+        req: &ProbeRequest,
+        slot: &mut Option<Kept>,
+        stop: impl Future<Output = ()> + Send,
+    ) -> ProbeResult {
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        tokio::pin!(stop);
+        let origin = Origin::of(&req.target);
+        if let Some(kept) = slot
+            .as_mut()
+            .filter(|k| k.origin == origin && !k.sender.is_closed())
+        {
+            // A connection the server closed meanwhile is not a failed sample: open another.
+            if kept.sender.ready().await.is_ok() {
+                let mut rec = Recorder::new(&req.target);
+                rec.result.reused = true;
+                rec.result.remote = Some(kept.remote);
+                rec.result.tls = kept.tls.clone();
+                rec.peer = kept.peer.clone();
+                kept.stamps
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .reset_for_next();
+                rec.stamps = Some(kept.stamps.clone());
+                rec.enter(Phase::Wait);
+                let again = http::again(
+                    &mut kept.sender,
+                    kept.h2,
+                    req,
+                    &req.target,
+                    &kept.peer,
+                    &mut rec.progress,
+                );
+                let outcome = tokio::select! {
+                    r = again => r.map_err(|e| rec.fail_with(e)),
+                    _ = tokio::time::sleep_until(deadline) => Err(rec.timeout(req.timeout)),
+                    _ = stop.as_mut() => Err(rec.interrupted()),
+                };
+                let r = rec.finish(outcome);
+                if !r.ok() {
+                    *slot = None;
+                }
+                return r;
+            }
+        }
+        *slot = None;
+        let mut keep = Some(None);
+        let r = self
+            .sample(req, &req.target, deadline, stop.as_mut(), &mut keep)
+            .await;
+        *slot = keep.flatten();
+        r
+    }
+
     async fn sample(
         &self,
         req: &ProbeRequest,
         target: &Target,
         deadline: tokio::time::Instant,
         stop: Pin<&mut impl Future<Output = ()>>,
+        keep: &mut Option<Option<Kept>>,
     ) -> ProbeResult {
         let mut rec = Recorder::new(target);
+        let want_keep = keep.is_some();
         let outcome = tokio::select! {
-            r = self.run(req, target, &mut rec) => r,
+            r = self.run(req, target, &mut rec, want_keep) => r,
             _ = tokio::time::sleep_until(deadline) => Err(rec.timeout(req.timeout)),
             _ = stop => Err(rec.interrupted()),
         };
+        let outcome = outcome.map(|kept| {
+            if let Some(slot) = keep.as_mut() {
+                *slot = kept;
+            }
+        });
         let r = rec.finish(outcome);
         tracing::debug!(
             url = %r.url,
@@ -137,7 +204,8 @@ impl Prober {
         req: &ProbeRequest,
         target: &Target,
         rec: &mut Recorder,
-    ) -> Result<(), ProbeError> {
+        keep: bool,
+    ) -> Result<Option<Kept>, ProbeError> {
         let ips = match (req.resolve, target.ip) {
             (Some(ip), _) | (None, Some(ip)) => vec![ip],
             (None, None) => {
@@ -182,7 +250,7 @@ impl Prober {
         let tcp = StampedTcp::new(tcp, stamps.clone());
 
         match target.scheme {
-            Scheme::Http => self.exchange(tcp, req, target, &peer, rec).await,
+            Scheme::Http => self.exchange(tcp, req, target, &peer, rec, keep).await,
             Scheme::Https => {
                 let config = self
                     .tls
@@ -206,7 +274,7 @@ impl Prober {
                     stamps.lock().unwrap_or_else(|p| p.into_inner()).enable_h2();
                 }
                 rec.result.tls = Some(info);
-                self.exchange(stream, req, target, &peer, rec).await
+                self.exchange(stream, req, target, &peer, rec, keep).await
             }
         }
     }
@@ -265,15 +333,36 @@ impl Prober {
         target: &Target,
         peer: &str,
         rec: &mut Recorder,
-    ) -> Result<(), ProbeError>
+        keep: bool,
+    ) -> Result<Option<Kept>, ProbeError>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         rec.enter(Phase::Wait);
         let stamps = rec.stamps.clone().expect("set at connect");
         let h2 = rec.result.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
-        let out = http::exchange(io, h2, req, target, peer, stamps, &mut rec.progress).await;
-        out.map_err(|e| rec.fail_with(e))
+        let kept = http::exchange(
+            io,
+            h2,
+            req,
+            target,
+            peer,
+            stamps.clone(),
+            &mut rec.progress,
+            keep,
+        )
+        .await
+        .map_err(|e| rec.fail_with(e))?;
+        Ok(kept.map(|(sender, driver)| Kept {
+            origin: Origin::of(target),
+            remote: rec.result.remote.expect("connected"),
+            peer: peer.to_string(),
+            tls: rec.result.tls.clone(),
+            h2,
+            sender,
+            stamps,
+            driver,
+        }))
     }
 
     fn dns(&self, server: Option<SocketAddr>) -> Result<Arc<Dns>, String> {
@@ -290,6 +379,35 @@ impl Prober {
                     .clone())
             }
         }
+    }
+}
+
+/// Where a kept connection goes: it serves only requests to the same place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin(Scheme, String, u16);
+
+impl Origin {
+    fn of(t: &Target) -> Origin {
+        Origin(t.scheme, t.host.to_ascii_lowercase(), t.port)
+    }
+}
+
+/// An open connection kept between samples to one origin (HTTP keep-alive).
+pub struct Kept {
+    origin: Origin,
+    remote: SocketAddr,
+    peer: String,
+    tls: Option<TlsInfo>,
+    h2: bool,
+    sender: http::Sender,
+    stamps: SharedStamps,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        // The task drives the connection; without the sender it has nothing left to do.
+        self.driver.abort();
     }
 }
 

@@ -145,6 +145,8 @@ pub struct ProbeResult {
     pub failed_attempts: Vec<FailedAttempt>,
     /// Earlier responses when redirects were followed, oldest first.
     pub redirects: Vec<Hop>,
+    /// Sent over a connection kept from an earlier sample (DNS, TCP and TLS are 0).
+    pub reused: bool,
     pub error: Option<ProbeError>,
 }
 
@@ -165,6 +167,7 @@ impl ProbeResult {
             tls: None,
             failed_attempts: Vec::new(),
             redirects: Vec::new(),
+            reused: false,
             error: None,
         }
     }

@@ -34,6 +34,8 @@ pub struct Stamps {
     /// How long that data waited in the kernel before it was read.
     pub wire_lag: std::time::Duration,
     h2: Option<(FrameScanner, FrameScanner)>,
+    /// HTTP/2: the stream of the request being timed (set by its HEADERS frame going out).
+    stream: Option<u32>,
 }
 
 /// The stamps shared between the wrapper (inside hyper) and the probe.
@@ -53,6 +55,16 @@ impl Stamps {
         ));
     }
 
+    /// Clears the request's stamps before the next request on a kept connection.
+    pub fn reset_for_next(&mut self) {
+        self.request = None;
+        self.first = None;
+        self.last_read = None;
+        self.end_stream = None;
+        self.wire_rx = None;
+        self.stream = None;
+    }
+
     /// When the body's last byte arrived, as far as is known now.
     pub fn last_byte(&self) -> Option<Instant> {
         self.end_stream.or(self.last_read)
@@ -67,12 +79,12 @@ impl Stamps {
                 self.first.get_or_insert(now);
             }
             Some((reader, _)) => {
-                let (mut first, mut end) = (self.first, self.end_stream);
+                let (mut first, mut end, ours) = (self.first, self.end_stream, self.stream);
                 reader.feed(data, |event| match event {
-                    Frame::Start(h) if h.is_headers() && h.stream == 1 => {
+                    Frame::Start(h) if h.is_headers() && Some(h.stream) == ours => {
                         first.get_or_insert(now);
                     }
-                    Frame::End(h) if h.ends_stream() && h.stream == 1 => end = Some(now),
+                    Frame::End(h) if h.ends_stream() && Some(h.stream) == ours => end = Some(now),
                     _ => {}
                 });
                 self.first = first;
@@ -87,16 +99,19 @@ impl Stamps {
                 self.request.get_or_insert(now);
             }
             Some((_, writer)) => {
-                let mut request = self.request;
+                let (mut request, mut stream) = (self.request, self.stream);
                 writer.feed(data, |event| {
+                    // The first HEADERS frame out after a reset opens the stream being timed.
                     if let Frame::Start(h) = event
                         && h.is_headers()
-                        && h.stream == 1
+                        && stream.is_none()
                     {
+                        stream = Some(h.stream);
                         request.get_or_insert(now);
                     }
                 });
                 self.request = request;
+                self.stream = stream;
             }
         }
     }
@@ -317,7 +332,11 @@ mod tests {
         let stamps = Stamps::shared();
         let mut s = stamps.lock().unwrap();
         s.enable_h2();
-        let t1 = Instant::now();
+        let t0 = Instant::now();
+        let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        out.extend(frame(0x1, 0x5, 1, &[0; 8]));
+        s.on_write(&out, t0);
+        let t1 = t0 + std::time::Duration::from_millis(1);
         s.on_read(&frame(0x4, 0, 0, &[0; 6]), t1);
         assert_eq!(s.first, None, "a SETTINGS frame is not the response");
         let t2 = t1 + std::time::Duration::from_millis(5);
@@ -341,5 +360,13 @@ mod tests {
         let t2 = t1 + std::time::Duration::from_millis(1);
         s.on_write(&frame(0x1, 0x5, 1, &[0; 20]), t2);
         assert_eq!(s.request, Some(t2));
+
+        // The next request on the same connection is stream 3; stream 1's frames are history.
+        s.reset_for_next();
+        let t3 = t2 + std::time::Duration::from_millis(1);
+        s.on_write(&frame(0x1, 0x5, 3, &[0; 20]), t3);
+        assert_eq!(s.request, Some(t3));
+        s.on_read(&frame(0x1, 0x4, 3, &[0; 4]), t3);
+        assert_eq!(s.first, Some(t3));
     }
 }

@@ -196,16 +196,31 @@ async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<Seen
 
 fn head(status: u16, len: usize, extra: &str) -> String {
     format!(
-        "HTTP/1.1 {status} Test\r\nContent-Length: {len}\r\nContent-Type: text/plain\r\nConnection: close\r\n{extra}\r\n"
+        "HTTP/1.1 {status} Test\r\nContent-Length: {len}\r\nContent-Type: text/plain\r\n{extra}\r\n"
     )
 }
 
+/// Serves requests on one connection (HTTP/1.1 keep-alive) until the client closes it or a
+/// route ends it.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     log: &Mutex<Vec<Seen>>,
 ) -> io::Result<After> {
+    loop {
+        match serve_one(s, log).await? {
+            Some(after) => return Ok(after),
+            None => continue,
+        }
+    }
+}
+
+/// One request; `Some` ends the connection.
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    log: &Mutex<Vec<Seen>>,
+) -> io::Result<Option<After>> {
     let Some(req) = read_request(s).await? else {
-        return Ok(After::Close);
+        return Ok(Some(After::Close));
     };
     log.lock().unwrap().push(req.clone());
     let q = query(&req.path);
@@ -216,13 +231,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             // Never answer; hold the connection until the client gives up.
             let mut sink = [0u8; 1024];
             while s.read(&mut sink).await.unwrap_or(0) > 0 {}
-            return Ok(After::Close);
+            return Ok(Some(After::Close));
         }
-        "/close" => return Ok(After::Close),
+        "/close" => return Ok(Some(After::Close)),
         "/garbage" => {
             s.write_all(b"SPDY/9 what is this\r\n\r\n").await?;
             s.flush().await?;
-            return Ok(After::Close);
+            return Ok(Some(After::Close));
         }
         "/reset" => {
             let after = num("after", 1000) as usize;
@@ -230,7 +245,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             s.write_all(&vec![b'x'; after]).await?;
             s.flush().await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
-            return Ok(After::Reset);
+            return Ok(Some(After::Reset));
         }
         "/echo" => {
             let body = format!("{} {}", req.method, req.body.len());
@@ -273,8 +288,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     s.flush().await?;
-    s.shutdown().await.ok();
-    Ok(After::Close)
+    if req
+        .header("connection")
+        .is_some_and(|c| c.eq_ignore_ascii_case("close"))
+    {
+        s.shutdown().await.ok();
+        return Ok(Some(After::Close));
+    }
+    Ok(None)
 }
 
 /// An HTTP/2 target (hyper, TLS with ALPN h2) that holds each response `?ttfb=MS`.
