@@ -41,6 +41,16 @@ impl IoPool {
         IoPool::new(n)
     }
 
+    /// How many I/O threads there are.
+    pub fn threads(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// I/O thread `i`'s runtime.
+    pub fn handle(&self, i: usize) -> &Handle {
+        &self.handles[i % self.handles.len()]
+    }
+
     /// The first I/O thread's runtime, for work that must not wait on the Lua thread.
     pub fn first(&self) -> &Handle {
         &self.handles[0]

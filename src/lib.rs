@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod engine;
 pub mod io_pool;
+pub mod load;
 pub mod location;
 pub mod output;
 pub mod probe;

@@ -506,12 +506,19 @@ async fn a_kept_connection_is_reused_and_only_first_and_lastb_are_timed() {
     let prober = Prober::new();
     let mut slot = None;
     let q = req(&t.url("/page?ttfb=30&size=100"));
-    let first = prober.probe_kept(&q, &mut slot, std::future::pending()).await;
+    let first = prober
+        .probe_kept(&q, &mut slot, std::future::pending())
+        .await;
     assert!(first.ok() && !first.reused, "{:?}", first.error);
     assert!(first.phases.tcp > Duration::ZERO);
-    let second = prober.probe_kept(&q, &mut slot, std::future::pending()).await;
+    let second = prober
+        .probe_kept(&q, &mut slot, std::future::pending())
+        .await;
     assert!(second.ok() && second.reused, "{second:?}");
-    assert_eq!(second.phases.dns + second.phases.tcp + second.phases.tls, Duration::ZERO);
+    assert_eq!(
+        second.phases.dns + second.phases.tcp + second.phases.tls,
+        Duration::ZERO
+    );
     between("first", ms(second.phases.first), 30.0, SLACK_MS);
     assert_total_is_sum(&second);
     assert_eq!(second.remote, Some(t.addr));
@@ -519,7 +526,9 @@ async fn a_kept_connection_is_reused_and_only_first_and_lastb_are_timed() {
 
     // Another origin gets its own connection.
     let other = Target::http();
-    let r = prober.probe_kept(&req(&other.url("/page")), &mut slot, std::future::pending()).await;
+    let r = prober
+        .probe_kept(&req(&other.url("/page")), &mut slot, std::future::pending())
+        .await;
     assert!(r.ok() && !r.reused);
 }
 
@@ -530,8 +539,15 @@ async fn a_connection_the_server_closed_is_replaced_not_failed() {
     let mut slot = None;
     let mut closing = req(&t.url("/page"));
     closing.add_header("Connection", "close").unwrap();
-    assert!(prober.probe_kept(&closing, &mut slot, std::future::pending()).await.ok());
-    let r = prober.probe_kept(&req(&t.url("/page")), &mut slot, std::future::pending()).await;
+    assert!(
+        prober
+            .probe_kept(&closing, &mut slot, std::future::pending())
+            .await
+            .ok()
+    );
+    let r = prober
+        .probe_kept(&req(&t.url("/page")), &mut slot, std::future::pending())
+        .await;
     assert!(r.ok(), "{:?}", r.error);
     assert!(!r.reused, "a new connection");
 }
@@ -546,7 +562,9 @@ async fn http2_streams_after_the_first_are_timed_on_their_own_stream() {
     let prober = Prober::new();
     let mut slot = None;
     for i in 0..3 {
-        let r = prober.probe_kept(&q, &mut slot, std::future::pending()).await;
+        let r = prober
+            .probe_kept(&q, &mut slot, std::future::pending())
+            .await;
         assert!(r.ok(), "{:?}", r.error);
         assert_eq!(r.reused, i > 0);
         assert_eq!(r.version, Some("HTTP/2"));

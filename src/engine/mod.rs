@@ -5,6 +5,7 @@ pub(crate) mod api;
 mod args;
 pub(crate) mod convert;
 mod errors;
+mod load_api;
 pub mod scripts;
 mod stats_api;
 mod tasks;
@@ -91,6 +92,7 @@ pub fn new_lua(
     };
     let (perftest, native) = api::build(&lua, ctx, args_value)?;
     stats_api::install(&lua, &perftest, ctx)?;
+    load_api::install(&lua, &perftest, ctx)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")

@@ -13,7 +13,14 @@ pub struct Script {
 }
 
 /// Bundled scenarios: name and source.
-pub const BUNDLED: &[(&str, &str)] = &[("default", include_str!("../../scripts/default.lua"))];
+pub const BUNDLED: &[(&str, &str)] = &[
+    ("default", include_str!("../../scripts/default.lua")),
+    ("slo", include_str!("../../scripts/slo.lua")),
+    ("compare", include_str!("../../scripts/compare.lua")),
+    ("waterfall", include_str!("../../scripts/waterfall.lua")),
+    ("load", include_str!("../../scripts/load.lua")),
+    ("monitor", include_str!("../../scripts/monitor.lua")),
+];
 
 /// Bundled Lua modules, found by `require`.
 pub const STDLIB: &[(&str, &str)] = &[
@@ -24,6 +31,10 @@ pub const STDLIB: &[(&str, &str)] = &[
     (
         "perftest.classic",
         include_str!("../../stdlib/perftest/classic.lua"),
+    ),
+    (
+        "perftest.cli",
+        include_str!("../../stdlib/perftest/cli.lua"),
     ),
 ];
 

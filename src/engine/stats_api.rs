@@ -85,6 +85,21 @@ pub fn new(ctx: &Rc<Ctx>, arg: Value) -> mlua::Result<LuaStats> {
     })
 }
 
+/// Wraps statistics made in Rust (a load run) as a Lua stats object with `thresholds`.
+pub fn wrap(ctx: &Rc<Ctx>, stats: Stats, thresholds: Vec<Threshold>) -> LuaStats {
+    let state = Rc::new(RefCell::new(StatsState {
+        stats,
+        thresholds,
+        reported: false,
+        last_abort_check: None,
+    }));
+    ctx.stats.0.borrow_mut().push(Rc::downgrade(&state));
+    LuaStats {
+        state,
+        windowed: false,
+    }
+}
+
 /// `{ total = {"p(95) < 300"}, errors = "rate < 0.01", first = {{threshold = "...", abort_on_fail = true}} }`
 pub fn parse_thresholds(spec: &Table) -> mlua::Result<Vec<Threshold>> {
     let mut out = Vec::new();
@@ -428,11 +443,45 @@ pub fn report_unreported(ctx: &Ctx) {
     }
 }
 
-/// Registers `perftest.stats`.
+/// `perftest.thresholds(spec)`: criteria checked on demand (a monitor's rolling checks);
+/// unlike thresholds given to `perftest.stats`, they do not decide the exit code.
+pub struct LuaThresholds(Vec<Threshold>);
+
+impl UserData for LuaThresholds {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Each threshold over `stats` (or its window view): {metric, expr, label, value, pass}.
+        m.add_method("check", |lua, this, stats: mlua::UserDataRef<LuaStats>| {
+            let st = stats.state.borrow();
+            let (scope, t) = (stats.scope(), now());
+            let list = lua.create_table()?;
+            for th in &this.0 {
+                let (value, pass) = th.evaluate(&st.stats, scope, t);
+                let r = lua.create_table()?;
+                r.set("metric", th.metric.as_str())?;
+                r.set("expr", th.expr.as_str())?;
+                r.set("label", th.label())?;
+                r.set("value", value)?;
+                r.set("pass", pass)?;
+                list.push(r)?;
+            }
+            Ok(list)
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            let labels: Vec<String> = this.0.iter().map(|t| t.label()).collect();
+            Ok(format!("thresholds: {}", labels.join("; ")))
+        });
+    }
+}
+
+/// Registers `perftest.stats` and `perftest.thresholds`.
 pub fn install(lua: &Lua, perftest: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
     perftest.set(
         "stats",
         lua.create_function(move |_, arg: Value| new(&c, arg))?,
+    )?;
+    perftest.set(
+        "thresholds",
+        lua.create_function(|_, spec: Table| Ok(LuaThresholds(parse_thresholds(&spec)?)))?,
     )
 }

@@ -1,0 +1,116 @@
+-- monitor: the long-running form. Several targets, each probed every -d seconds on a fixed
+-- schedule (a slow sample does not push the next one back). A row per sample (the classic TSV,
+-- or JSON with -j); rolling thresholds over the last --window seconds checked after every
+-- sample, a line when a target starts failing them and when it recovers; every target's
+-- summary when stopped (Ctrl-C, SIGTERM).
+--
+-- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j] [URL...]
+--
+-- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
+--   return {
+--     "https://example.com/",
+--     { url = "https://api.example.com/health", every = 5, opts = { timeout = 2 },
+--       thresholds = { total = {"p(95) < 300"}, errors = {"rate < 0.05"} } },
+--   }
+local perftest = require "perftest"
+local cli = require "perftest.cli"
+local classic = require "perftest.classic"
+
+local args = cli.parse(perftest.args, cli.with_probe_options {
+  usage = "perftest run monitor [options] [URL...]",
+  about = "Probe targets on a fixed schedule; rolling thresholds; a line when one fails or recovers.",
+  options = {
+    { "d", "every", "S", "seconds between samples of a target", type = "number", default = 10 },
+    { "w", "window", "S", "rolling thresholds look at the last S seconds", type = "number", default = 300 },
+    { "t", "threshold", "'METRIC EXPR'", "a rolling threshold for every target (repeatable)", type = "list" },
+    { nil, "targets", "FILE", "more targets: URLs one per line, or a Lua file returning a table", type = "string" },
+    { "n", "count", "N", "stop after N samples of each target (0: until stopped)", type = "int", default = 0 },
+    { "j", "json", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
+    { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
+  },
+})
+
+local common = cli.probe_opts(args)
+local default_thresholds = cli.thresholds(args.threshold)
+
+-- Targets: the command line, then --targets.
+local targets = {}
+local function add(t)
+  if type(t) == "string" then t = { url = t } end
+  if type(t) ~= "table" or type(t.url) ~= "string" then
+    perftest.exit(2, "perftest run monitor: a target is a URL or a table with url = \"...\"")
+  end
+  local _, err = perftest.parse_url(t.url)
+  if err then perftest.exit(2, "perftest run monitor: " .. err) end
+  targets[#targets + 1] = t
+end
+for _, u in ipairs(args.positional) do add(u) end
+if args.targets then
+  if args.targets:match("%.lua$") then
+    local chunk, err = loadfile(args.targets)
+    if not chunk then perftest.exit(2, "perftest run monitor: " .. err) end
+    local ok, list = pcall(chunk)
+    if not ok or type(list) ~= "table" then
+      perftest.exit(2, ("perftest run monitor: %s must return a table of targets (%s)"):format(args.targets, tostring(list)))
+    end
+    for _, t in ipairs(list) do add(t) end
+  else
+    local f, err = io.open(args.targets)
+    if not f then perftest.exit(2, "perftest run monitor: --targets " .. err) end
+    for line in f:lines() do
+      local u = line:match("^%s*([^#%s]%S*)")
+      if u then add(u) end
+    end
+    f:close()
+  end
+end
+if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give URLs or --targets FILE (see --help)") end
+
+local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
+
+local function watch(t)
+  local opts = {}
+  for k, v in pairs(common) do opts[k] = v end
+  for k, v in pairs(t.opts or {}) do opts[k] = v end
+  local spec = t.thresholds or default_thresholds
+  local checks = next(spec) and perftest.thresholds(spec) or nil
+  local stats = perftest.stats { name = t.url, window = args.window }
+  local failing = false
+  local tick = perftest.every(t.every or args.every)
+  local n = 0
+  while true do
+    local r = perftest.probe(t.url, opts)
+    if r.error_kind == "interrupted" then break end
+    n = n + 1
+    stats:add(r)
+    if not args.quiet then
+      print(args.json and classic.json_row(n, r) or classic.row(n, r))
+    end
+    if r.error then perftest.eprint(r.error) end
+    if checks then
+      local bad = {}
+      for _, v in ipairs(checks:check(stats:window())) do
+        if not v.pass then
+          bad[#bad + 1] = ("%s (%s)"):format(v.label, v.value and ("%.2f"):format(v.value) or "no data")
+        end
+      end
+      if #bad > 0 and not failing then
+        failing = true
+        perftest.eprint(perftest.color(("%s FAILING %s: %s over the last %gs"):format(
+          now_iso(), t.url, table.concat(bad, ", "), args.window), "red"))
+      elseif #bad == 0 and failing then
+        failing = false
+        perftest.eprint(perftest.color(("%s RECOVERED %s"):format(now_iso(), t.url), "green"))
+      end
+    end
+    if args.count > 0 and n >= args.count then break end
+    if not tick:next() then break end
+  end
+  return stats
+end
+
+perftest.eprint(("perftest: monitoring %d target%s from %s"):format(#targets, #targets == 1 and "" or "s", perftest.location))
+if not args.quiet and not args.json then print(classic.HEADER) end
+local tasks = {}
+for i, t in ipairs(targets) do tasks[i] = perftest.spawn(watch, t) end
+for _, stats in ipairs(perftest.join_all(tasks)) do io.write("\n", stats:summary()) end

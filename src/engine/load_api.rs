@@ -1,0 +1,184 @@
+//! `perftest.load{...}`: a bounded load run by the Rust engine in [`crate::load`], with a
+//! progress bar on a terminal; returns its statistics as a stats object.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mlua::{Lua, Table, Value};
+
+use super::Ctx;
+use super::{convert, stats_api};
+use crate::load::{self, LoadSpec, Model, Progress};
+
+fn rt(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::runtime(msg.into())
+}
+
+const KEYS: &str = "url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds";
+
+/// Registers `perftest.load`.
+pub fn install(lua: &Lua, perftest: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let c = ctx.clone();
+    let f = lua.create_async_function(move |lua, spec: Table| {
+        let ctx = c.clone();
+        async move { run(&lua, &ctx, spec).await }
+    })?;
+    perftest.set("load", f)
+}
+
+async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)> {
+    for pair in t.pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !KEYS.split(", ").any(|known| known == k) {
+            return Err(rt(format!(
+                "perftest.load: unknown option '{k}' (known: {KEYS})"
+            )));
+        }
+    }
+    let url: String = t
+        .get::<Option<String>>("url")?
+        .ok_or_else(|| rt("perftest.load: give url = \"https://...\""))?;
+    let opts: Option<Table> = t.get("opts")?;
+    let request =
+        convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
+    let secs = |key: &str| -> mlua::Result<Option<Duration>> {
+        match t.get::<Option<f64>>(key)? {
+            Some(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
+            Some(s) => Err(rt(format!(
+                "perftest.load: {key} {s}: give seconds above 0"
+            ))),
+            None => Ok(None),
+        }
+    };
+    let duration = secs("duration")?;
+    let requests: Option<u64> = t.get("requests")?;
+    if duration.is_none() && requests.is_none() {
+        return Err(rt(
+            "perftest.load: give duration (seconds) or requests (a count): a load is bounded",
+        ));
+    }
+    let rate: Option<f64> = t.get("rate")?;
+    let concurrency: Option<usize> = t.get("concurrency")?;
+    let model = match (rate, concurrency) {
+        (Some(_), Some(_)) => {
+            return Err(rt(
+                "perftest.load: give concurrency (closed model) or rate (open model), not both",
+            ));
+        }
+        (Some(r), None) if r > 0.0 => Model::Open {
+            rate: r,
+            max_in_flight: t.get::<Option<usize>>("max_in_flight")?.unwrap_or(10_000),
+        },
+        (Some(r), None) => {
+            return Err(rt(format!(
+                "perftest.load: rate {r}: give requests per second above 0"
+            )));
+        }
+        (None, c) => Model::Closed {
+            concurrency: c.unwrap_or(1).max(1),
+        },
+    };
+    let thresholds = match t.get::<Option<Table>>("thresholds")? {
+        Some(spec) => stats_api::parse_thresholds(&spec)?,
+        None => Vec::new(),
+    };
+    let name: String = t
+        .get::<Option<String>>("name")?
+        .unwrap_or_else(|| url.clone());
+    let window = secs("window")?;
+    let spec = LoadSpec {
+        request,
+        model,
+        duration,
+        requests,
+        reuse: t.get::<Option<bool>>("reuse")?.unwrap_or(false),
+        abort: thresholds
+            .iter()
+            .filter(|th| th.abort_on_fail)
+            .cloned()
+            .collect(),
+    };
+
+    let progress = Arc::new(Progress::default());
+    let bar = t
+        .get::<Option<bool>>("progress")?
+        .unwrap_or(true)
+        .then(|| Bar::start(progress.clone(), duration, requests));
+    let outcome = load::run(
+        ctx.prober.clone(),
+        &ctx.io,
+        spec,
+        &name,
+        window,
+        ctx.shutdown.clone(),
+        progress,
+    )
+    .await;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    if let Some(label) = &outcome.aborted_by {
+        eprintln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
+        ctx.thresholds_failed.set(true);
+    }
+    ctx.probes_done
+        .set(ctx.probes_done.get() + outcome.stats.count(crate::stats::Scope::Run));
+    let info = lua.create_table()?;
+    info.set("dropped", outcome.dropped)?;
+    info.set("elapsed", outcome.elapsed.as_secs_f64())?;
+    info.set("aborted_by", outcome.aborted_by.clone())?;
+    let stats = stats_api::wrap(ctx, outcome.stats, thresholds);
+    Ok((Value::UserData(lua.create_userdata(stats)?), info))
+}
+
+/// A progress bar on stderr, drawn only on a terminal, fed from the load's counters.
+struct Bar {
+    bar: indicatif::ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Bar {
+    fn start(progress: Arc<Progress>, duration: Option<Duration>, requests: Option<u64>) -> Bar {
+        let by_time = duration.is_some();
+        let len = match (duration, requests) {
+            (Some(d), _) => d.as_millis() as u64,
+            (None, Some(n)) => n,
+            (None, None) => 0,
+        };
+        let bar = indicatif::ProgressBar::new(len);
+        let style = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {percent:>3}%  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        let b = bar.clone();
+        let started = std::time::Instant::now();
+        let ticker = tokio::task::spawn_local(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                every.tick().await;
+                let done = progress.done.load(Ordering::Relaxed);
+                let failed = progress.failed.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                b.set_position(if by_time {
+                    started.elapsed().as_millis() as u64
+                } else {
+                    done
+                });
+                b.set_message(format!(
+                    "{done} requests, {:.0}/s, {failed} failed",
+                    done as f64 / secs
+                ));
+            }
+        });
+        Bar { bar, ticker }
+    }
+
+    fn finish(self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,298 @@
+//! A bounded load: a closed model (N workers, each sending its next request when the last one
+//! ended) or an open model (requests started at a fixed rate, whatever the responses take),
+//! for a duration and/or a number of requests, over new or kept connections. The hot loop is
+//! Rust: a script configures it and reads the statistics. Knows no Lua.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::io_pool::IoPool;
+use crate::probe::{Kept, ProbeRequest, ProbeResult, Prober, millis};
+use crate::shutdown::Shutdown;
+use crate::stats::{Sample, Scope, Stats};
+use crate::thresholds::Threshold;
+
+/// How requests are started.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Model {
+    /// `concurrency` workers, each one request after the other (wrk, oha -c).
+    Closed { concurrency: usize },
+    /// `rate` starts per second; at most `max_in_flight` at once, the rest are dropped and counted.
+    Open { rate: f64, max_in_flight: usize },
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    pub request: ProbeRequest,
+    pub model: Model,
+    /// Stop starting requests after this long.
+    pub duration: Option<Duration>,
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// Keep connections between requests (HTTP keep-alive) instead of a new one each time.
+    pub reuse: bool,
+    /// Thresholds with `abort_on_fail` are checked every second; a failure stops the run.
+    pub abort: Vec<Threshold>,
+}
+
+/// Counters a progress display reads while the load runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub started: AtomicU64,
+    pub done: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// What the run adds up to.
+pub struct Outcome {
+    pub stats: Stats,
+    /// Open model: starts skipped because `max_in_flight` samples were already out.
+    pub dropped: u64,
+    /// Wall time from the first start to the last sample's end.
+    pub elapsed: Duration,
+    /// The abort_on_fail threshold that stopped the run, if one did.
+    pub aborted_by: Option<String>,
+}
+
+/// The sample statistics keep of a result; None for one the run interrupted.
+pub fn sample_of(r: &ProbeResult) -> Option<Sample> {
+    let kind = r.error.as_ref().map(|e| e.kind);
+    if kind == Some(crate::probe::ErrorKind::Interrupted) {
+        return None;
+    }
+    let p = &r.phases;
+    Some(Sample {
+        start: crate::engine::convert::epoch(r.start),
+        values: [
+            millis(p.dns),
+            millis(p.tcp),
+            millis(p.tls),
+            millis(p.first),
+            millis(p.lastb),
+            millis(p.total()),
+            r.size as f64,
+        ],
+        ok: r.ok(),
+        status: r.status,
+        error_kind: kind.map(|k| k.as_str().to_string()),
+    })
+}
+
+/// Runs the load; returns when it is over (or stopped) and every sample is counted.
+pub async fn run(
+    prober: Arc<Prober>,
+    io: &IoPool,
+    spec: LoadSpec,
+    name: &str,
+    window: Option<Duration>,
+    stop: Shutdown,
+    progress: Arc<Progress>,
+) -> Outcome {
+    // A load's own stop: the run's, or the end of the duration, or an abort.
+    let done = Shutdown::new();
+    let (tx, mut rx) = mpsc::channel::<Sample>(65_536);
+    let started = Instant::now();
+    let deadline = spec.duration.map(|d| tokio::time::Instant::now() + d);
+    let budget = Arc::new(AtomicU64::new(0));
+    let spec = Arc::new(spec);
+
+    let mut workers = Vec::new();
+    match spec.model {
+        Model::Closed { concurrency } => {
+            for _ in 0..concurrency.max(1) {
+                let ctx = Worker {
+                    prober: prober.clone(),
+                    spec: spec.clone(),
+                    tx: tx.clone(),
+                    stop: stop.clone(),
+                    done: done.clone(),
+                    budget: budget.clone(),
+                    progress: progress.clone(),
+                    deadline,
+                };
+                workers.push(io.spawn(ctx.closed_loop()));
+            }
+        }
+        Model::Open {
+            rate,
+            max_in_flight,
+        } => {
+            let ctx = Worker {
+                prober: prober.clone(),
+                spec: spec.clone(),
+                tx: tx.clone(),
+                stop: stop.clone(),
+                done: done.clone(),
+                budget: budget.clone(),
+                progress: progress.clone(),
+                deadline,
+            };
+            let handles: Vec<tokio::runtime::Handle> =
+                (0..io.threads()).map(|i| io.handle(i).clone()).collect();
+            workers.push(io.spawn(ctx.open_loop(rate, max_in_flight, handles)));
+        }
+    }
+    drop(tx);
+
+    // The collector: every sample into the statistics; abort thresholds once a second.
+    let mut stats = Stats::new(name, window);
+    let mut last_check = Instant::now();
+    let mut aborted_by = None;
+    while let Some(s) = rx.recv().await {
+        stats.add(&s);
+        if !spec.abort.is_empty() && last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            let now = crate::engine::convert::epoch(std::time::SystemTime::now());
+            if let Some(t) = spec.abort.iter().find(|t| {
+                let (v, pass) = t.evaluate(&stats, Scope::Run, now);
+                v.is_some() && !pass
+            }) {
+                aborted_by = Some(t.label());
+                done.trigger();
+            }
+        }
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    Outcome {
+        stats,
+        dropped: progress.dropped.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        aborted_by,
+    }
+}
+
+struct Worker {
+    prober: Arc<Prober>,
+    spec: Arc<LoadSpec>,
+    tx: mpsc::Sender<Sample>,
+    stop: Shutdown,
+    done: Shutdown,
+    budget: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Worker {
+    /// True while requests may still start; takes one from the budget.
+    fn may_start(&self) -> bool {
+        if self.stop.is_stopping() || self.done.is_stopping() {
+            return false;
+        }
+        if self
+            .deadline
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+        {
+            return false;
+        }
+        match self.spec.requests {
+            Some(max) => self.budget.fetch_add(1, Ordering::Relaxed) < max,
+            None => true,
+        }
+    }
+
+    async fn stopped(stop: Shutdown, done: Shutdown) {
+        tokio::select! {
+            _ = stop.wait() => {}
+            _ = done.wait() => {}
+        }
+    }
+
+    async fn record(&self, r: &ProbeResult) {
+        let Some(s) = sample_of(r) else { return };
+        self.progress.done.fetch_add(1, Ordering::Relaxed);
+        if !s.ok {
+            self.progress.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.tx.send(s).await;
+    }
+
+    async fn closed_loop(self) {
+        let mut kept: Option<Kept> = None;
+        while self.may_start() {
+            self.progress.started.fetch_add(1, Ordering::Relaxed);
+            let stop = Self::stopped(self.stop.clone(), self.done.clone());
+            let r = if self.spec.reuse {
+                self.prober
+                    .probe_kept(&self.spec.request, &mut kept, stop)
+                    .await
+            } else {
+                self.prober.probe_until(&self.spec.request, stop).await
+            };
+            self.record(&r).await;
+        }
+    }
+
+    async fn open_loop(
+        self,
+        rate: f64,
+        max_in_flight: usize,
+        threads: Vec<tokio::runtime::Handle>,
+    ) {
+        let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
+        let mut ticks = tokio::time::interval(period);
+        // Behind schedule, start the missed requests at once: the open model's promise.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let pools: Arc<Vec<std::sync::Mutex<Vec<Kept>>>> = Arc::new(
+            threads
+                .iter()
+                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .collect(),
+        );
+        let this = Arc::new(self);
+        let mut next = 0usize;
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = Self::stopped(this.stop.clone(), this.done.clone()) => break,
+            }
+            if !this.may_start() {
+                break;
+            }
+            if in_flight.load(Ordering::Relaxed) as usize >= max_in_flight {
+                this.progress.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            this.progress.started.fetch_add(1, Ordering::Relaxed);
+            let (w, flight, pools) = (this.clone(), in_flight.clone(), pools.clone());
+            let thread = next % threads.len();
+            next += 1;
+            tasks.spawn_on(
+                async move {
+                    let stop = Self::stopped(w.stop.clone(), w.done.clone());
+                    let r = if w.spec.reuse {
+                        let mut kept = pools[thread]
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .pop();
+                        let r = w.prober.probe_kept(&w.spec.request, &mut kept, stop).await;
+                        if let Some(k) = kept {
+                            pools[thread]
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(k);
+                        }
+                        r
+                    } else {
+                        w.prober.probe_until(&w.spec.request, stop).await
+                    };
+                    w.record(&r).await;
+                    flight.fetch_sub(1, Ordering::Relaxed);
+                },
+                &threads[thread],
+            );
+            // Reap finished tasks so the set does not grow with the run.
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
