@@ -1,6 +1,6 @@
--- compare: two or more URLs probed in turn, one sample each per round, so that every URL meets
--- the same network at the same moments; then their phase percentiles side by side and each
--- URL's difference from the first.
+-- compare: URLs probed in turn, their phase percentiles side by side with the differences.
+-- One sample of each URL per round, so that every URL meets the same network at the same
+-- moments; then a table of percentiles per phase and each URL's difference from the first.
 --
 -- perftest run compare [-n ROUNDS] [-d S] [-p PCT]... [-k] [--cacert FILE] [--http2] URL URL...
 --

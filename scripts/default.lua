@@ -1,5 +1,6 @@
--- The classic perftest command line: probe each URL every -d seconds, -n times (0: until
--- stopped), in parallel; print a TSV row per sample (JSON with -j) and a summary per URL.
+-- default: the classic perftest command line, TSV rows and a summary of averages per URL.
+-- Probes each URL every -d seconds, -n times (0: until stopped), the URLs in parallel; a TSV
+-- row per sample (JSON with -j).
 --
 -- perftest [-n N] [-d S] [-f N] [-j] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2] URL...
 -- Environment: PERFTEST_URL, PERFTEST_LIMIT, PERFTEST_DELAY, REP_LOCATION (REP_CITY, REP_COUNTRY).

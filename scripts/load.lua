@@ -1,7 +1,8 @@
--- load: a bounded load test, run by perftest's Rust engine. Closed model (-c workers, each
--- sending its next request when the last one ended) or open model (--rate starts per second,
--- whatever the responses take), for a duration (-d) or a number of requests (-n), over new
--- connections (every request measures DNS, TCP and TLS) or kept ones (--reuse, keep-alive).
+-- load: a bounded load test, for a duration or a count, with a percentile summary. Run by
+-- perftest's Rust engine: closed model (-c workers, each sending its next request when the
+-- last one ended) or open model (--rate starts per second, whatever the responses take), for a
+-- duration (-d) or a number of requests (-n), over new connections (every request measures
+-- DNS, TCP and TLS) or kept ones (--reuse, keep-alive).
 -- A progress bar on a terminal; Ctrl-C stops early and still prints the summary. Thresholds as
 -- in slo: exit 99 when one fails; -t '... abort' stops the load as soon as it fails.
 --

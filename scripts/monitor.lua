@@ -1,5 +1,6 @@
--- monitor: the long-running form. Several targets, each probed every -d seconds on a fixed
--- schedule (a slow sample does not push the next one back). A row per sample (the classic TSV,
+-- monitor: several targets on a fixed schedule, rolling thresholds, a line on failure. The
+-- long-running form: each target probed every -d seconds on a fixed schedule (a slow sample
+-- does not push the next one back). A row per sample (the classic TSV,
 -- or JSON with -j); rolling thresholds over the last --window seconds checked after every
 -- sample, a line when a target starts failing them and when it recovers; every target's
 -- summary when stopped (Ctrl-C, SIGTERM).

@@ -1,5 +1,6 @@
--- slo: a CI gate. Probes each URL N times (the URLs in parallel), prints a percentile summary
--- per URL and exits 99 if any threshold fails (as k6 does), 0 when all hold.
+-- slo: a CI gate, N probes per URL and exit 99 when a threshold fails. Probes each URL N
+-- times (the URLs in parallel), prints a percentile summary per URL and exits 99 if any
+-- threshold fails (as k6 does), 0 when all hold.
 --
 -- perftest run slo [-n N] [-d S] [--p95 MS] [--p99 MS] [--errors RATE] [-t 'METRIC EXPR']...
 --                  [--json] [-k] [--cacert FILE] [--http2] [--timeout S] URL...

@@ -1,6 +1,6 @@
--- waterfall: one URL, the httpstat view: the response's status line and headers, then each
--- phase as a box with its duration and curl's cumulative timings under it. Colour on a terminal
--- only. With -n N it probes N times and draws the median sample (by Total).
+-- waterfall: one URL's phases as an httpstat-style waterfall. The response's status line and
+-- headers, then each phase as a box with its duration and curl's cumulative timings under it.
+-- Colour on a terminal only. With -n N it probes N times and draws the median sample (by Total).
 --
 -- perftest run waterfall [-n N] [-L] [--body] [-k] [--cacert FILE] [--http2] [-H 'Name: v'] URL
 local perftest = require "perftest"

@@ -63,8 +63,11 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// List the bundled scenarios and what each does
-    Scripts,
+    /// List the bundled scenarios, or show one's description and arguments
+    Scripts {
+        /// A bundled scenario's name
+        name: Option<String>,
+    },
 }
 
 /// The classic tool's flags, plus a few of curl's for the probe's options.

@@ -37,12 +37,25 @@ pub fn run(cli: cli::Cli) -> i32 {
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
     match cli.command {
-        Some(cli::Command::Scripts) => {
+        Some(cli::Command::Scripts { name: None }) => {
             for (name, source) in engine::scripts::BUNDLED {
                 println!("{name:<10} {}", engine::scripts::summary(source));
             }
+            println!(
+                "\nperftest scripts NAME describes one; perftest run NAME --help lists its options."
+            );
             0
         }
+        Some(cli::Command::Scripts { name: Some(name) }) => match engine::scripts::bundled(&name) {
+            Some(s) => {
+                print!("{}", engine::scripts::header(&s.source));
+                0
+            }
+            None => {
+                eprintln!("perftest: no bundled scenario '{name}' (see perftest scripts)");
+                2
+            }
+        },
         Some(cli::Command::Run { script, args }) => match engine::scripts::find(&script) {
             Ok(s) => execute(&s, ScriptArgs::List(args), verbosity),
             Err(e) => {

@@ -86,13 +86,37 @@ pub fn find(what: &str) -> Result<Script, String> {
     })
 }
 
-/// The first lines of a script's header comment: what it does.
+/// The first sentence of a script's header comment, without a leading "name:".
 pub fn summary(source: &str) -> String {
-    source
+    let text = source
         .lines()
         .take_while(|l| l.starts_with("--"))
         .map(|l| l.trim_start_matches('-').trim())
         .take_while(|l| !l.is_empty())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    let first = match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text.as_str(),
+    };
+    match first.split_once(": ") {
+        Some((name, rest)) if !name.contains(' ') => rest.to_string(),
+        _ => first.to_string(),
+    }
+}
+
+/// The whole header comment, without the comment marks.
+pub fn header(source: &str) -> String {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("--"))
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.trim_start_matches("--")
+                    .strip_prefix(' ')
+                    .unwrap_or(l.trim_start_matches("--"))
+            )
+        })
+        .collect()
 }
