@@ -43,6 +43,9 @@ for _, t in ipairs(args.threshold) do
   table.insert(thresholds[metric], { threshold = expr, abort_on_fail = abort ~= nil })
 end
 
+local ok, err = pcall(perftest.thresholds, thresholds)
+if not ok then perftest.exit(2, "perftest run load: " .. tostring(err):gsub("^.-:%d+: ", "")) end
+
 local stats, info = perftest.load {
   url = args.positional[1],
   opts = cli.probe_opts(args),

@@ -35,6 +35,8 @@ if args.p99 then
   table.insert(thresholds.total, ("p(99) < %s"):format(args.p99))
 end
 cli.thresholds(args.threshold, thresholds)
+local ok, err = pcall(perftest.thresholds, thresholds)
+if not ok then perftest.exit(2, "perftest run slo: " .. tostring(err):gsub("^.-:%d+: ", "")) end
 local opts = cli.probe_opts(args)
 
 local function gate(url)

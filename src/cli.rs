@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
+       perftest repl
        perftest scripts";
 
 const EXAMPLES: &str = "\
@@ -63,6 +64,8 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Interactive Lua with perftest loaded; reads stdin line by line when it is not a terminal
+    Repl,
     /// List the bundled scenarios, or show one's description and arguments
     Scripts {
         /// A bundled scenario's name

@@ -63,6 +63,7 @@ pub fn run(cli: cli::Cli) -> i32 {
                 2
             }
         },
+        Some(cli::Command::Repl) => with_runtime(verbosity, engine::repl::run),
         None => {
             let script = engine::scripts::bundled("default").expect("default.lua is bundled");
             execute(
@@ -75,6 +76,15 @@ pub fn run(cli: cli::Cli) -> i32 {
 }
 
 fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
+    with_runtime(verbosity, |ctx| engine::run(script, args, ctx))
+}
+
+/// Runs `work` on the main thread's runtime, with the I/O threads and the stop signal ready.
+fn with_runtime<'a, F, Fut>(verbosity: u8, work: F) -> i32
+where
+    F: FnOnce(std::rc::Rc<Ctx>) -> Fut,
+    Fut: std::future::Future<Output = i32> + 'a,
+{
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,7 +107,7 @@ fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
         shutdown.listen_for_signals(io.first());
         let ctx = Ctx::new(shutdown, io, location::from_env(), verbosity);
         let local = tokio::task::LocalSet::new();
-        local.run_until(engine::run(script, args, ctx)).await
+        local.run_until(work(ctx)).await
     });
     // Whatever is still in flight was interrupted; do not wait for it.
     runtime.shutdown_background();

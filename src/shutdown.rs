@@ -1,7 +1,7 @@
 //! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
 //! buffers flush); a second one exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     rx: watch::Receiver<bool>,
     signalled: Arc<AtomicBool>,
+    signals: Arc<AtomicUsize>,
     since: Arc<Mutex<Option<Instant>>>,
 }
 
@@ -29,6 +30,7 @@ impl Shutdown {
             tx: Arc::new(tx),
             rx,
             signalled: Arc::new(AtomicBool::new(false)),
+            signals: Arc::new(AtomicUsize::new(0)),
             since: Arc::new(Mutex::new(None)),
         }
     }
@@ -40,6 +42,14 @@ impl Shutdown {
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(Instant::now);
         self.tx.send_replace(true);
+    }
+
+    /// Takes the stop back (the REPL, after Ctrl-C interrupted one evaluation).
+    pub fn reset(&self) {
+        *self.since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.signals.store(0, Ordering::Relaxed);
+        self.signalled.store(false, Ordering::Relaxed);
+        self.tx.send_replace(false);
     }
 
     /// How long ago the stop was asked for, if it was.
@@ -80,14 +90,12 @@ impl Shutdown {
                 tracing::warn!("cannot listen for SIGINT/SIGTERM; Ctrl-C will end the run at once");
                 return;
             };
-            let mut count = 0;
             loop {
                 let name = tokio::select! {
                     _ = int.recv() => "SIGINT",
                     _ = term.recv() => "SIGTERM",
                 };
-                count += 1;
-                if count == 1 {
+                if this.signals.fetch_add(1, Ordering::Relaxed) == 0 {
                     tracing::debug!("{name}: stopping; a second signal exits at once");
                     this.signalled.store(true, Ordering::Relaxed);
                     this.trigger();

@@ -18,14 +18,19 @@ fn rt(msg: impl Into<String>) -> mlua::Error {
 
 const KEYS: &str = "url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds";
 
-/// Registers `perftest.load`.
-pub fn install(lua: &Lua, perftest: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `native.load`: the stats and run info, or nil and the reason the spec is invalid.
+pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
     let f = lua.create_async_function(move |lua, spec: Table| {
         let ctx = c.clone();
-        async move { run(&lua, &ctx, spec).await }
+        async move {
+            Ok(match run(&lua, &ctx, spec).await {
+                Ok((stats, info)) => (stats, Value::Table(info), None),
+                Err(e) => (Value::Nil, Value::Nil, Some(super::errors::describe(&e))),
+            })
+        }
     })?;
-    perftest.set("load", f)
+    native.set("load", f)
 }
 
 async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)> {

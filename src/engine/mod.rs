@@ -6,6 +6,7 @@ mod args;
 pub(crate) mod convert;
 mod errors;
 mod load_api;
+pub mod repl;
 pub mod scripts;
 mod stats_api;
 mod tasks;
@@ -91,8 +92,8 @@ pub fn new_lua(
         ScriptArgs::List(l) => args::list_table(&lua, l)?,
     };
     let (perftest, native) = api::build(&lua, ctx, args_value)?;
-    stats_api::install(&lua, &perftest, ctx)?;
-    load_api::install(&lua, &perftest, ctx)?;
+    stats_api::install(&lua, &native, ctx)?;
+    load_api::install(&lua, &native, ctx)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")

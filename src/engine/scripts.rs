@@ -36,6 +36,10 @@ pub const STDLIB: &[(&str, &str)] = &[
         "perftest.cli",
         include_str!("../../stdlib/perftest/cli.lua"),
     ),
+    (
+        "perftest.repl",
+        include_str!("../../stdlib/perftest/repl.lua"),
+    ),
 ];
 
 /// The source of a bundled module.

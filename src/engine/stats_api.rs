@@ -473,15 +473,29 @@ impl UserData for LuaThresholds {
     }
 }
 
-/// Registers `perftest.stats` and `perftest.thresholds`.
-pub fn install(lua: &Lua, perftest: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `native.stats` and `native.thresholds`: the value, or nil and the reason (the
+/// prelude raises it at the caller's line).
+pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
-    perftest.set(
+    native.set(
         "stats",
-        lua.create_function(move |_, arg: Value| new(&c, arg))?,
+        lua.create_function(move |lua, arg: Value| {
+            Ok(match new(&c, arg) {
+                Ok(s) => (Value::UserData(lua.create_userdata(s)?), None),
+                Err(e) => (Value::Nil, Some(super::errors::describe(&e))),
+            })
+        })?,
     )?;
-    perftest.set(
+    native.set(
         "thresholds",
-        lua.create_function(|_, spec: Table| Ok(LuaThresholds(parse_thresholds(&spec)?)))?,
+        lua.create_function(|lua, spec: Table| {
+            Ok(match parse_thresholds(&spec) {
+                Ok(t) => (
+                    Value::UserData(lua.create_userdata(LuaThresholds(t))?),
+                    None,
+                ),
+                Err(e) => (Value::Nil, Some(super::errors::describe(&e))),
+            })
+        })?,
     )
 }

@@ -9,6 +9,27 @@ function perftest.probe(url, opts)
   return r
 end
 
+--- Statistics of samples: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
+function perftest.stats(opts)
+  local s, err = native.stats(opts)
+  if err then error(err, 2) end
+  return s
+end
+
+--- Thresholds in k6's grammar, checked on demand with t:check(stats).
+function perftest.thresholds(spec)
+  local t, err = native.thresholds(spec)
+  if err then error(err, 2) end
+  return t
+end
+
+--- A bounded load run by the Rust engine; returns its stats and a table of run facts.
+function perftest.load(spec)
+  local s, info, err = native.load(spec)
+  if err then error(err, 2) end
+  return s, info
+end
+
 local Task = {}
 Task.__index = Task
 Task.__tostring = function(t) return tostring(t.handle) end
