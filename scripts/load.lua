@@ -36,11 +36,11 @@ if not args.duration and not args.requests then args.duration = 10 end
 -- '-t "total p(99) < 100 abort"' stops the load as soon as the threshold fails.
 local thresholds = {}
 for _, t in ipairs(args.threshold) do
-  local body, abort = t:match("^(.-)%s+abort%s*$")
+  local body = t:match("^(.-)%s+abort%s*$")
   local metric, expr = (body or t):match("^%s*([%w_]+)%s*[:]?%s+(.+)$")
   if not metric then perftest.exit(2, ("perftest run load: threshold '%s': write 'METRIC EXPR', e.g. 'total p(99) < 100'"):format(t)) end
   thresholds[metric] = thresholds[metric] or {}
-  table.insert(thresholds[metric], { threshold = expr, abort_on_fail = abort ~= nil })
+  table.insert(thresholds[metric], { threshold = expr, abort_on_fail = body ~= nil })
 end
 
 local ok, err = pcall(perftest.thresholds, thresholds)

@@ -57,8 +57,10 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario: a Lua file, or a bundled one by name (see `perftest scripts`)
+    #[command(disable_help_flag = true)]
     Run {
         /// A path to a .lua file, or the name of a bundled scenario
+        #[arg(allow_hyphen_values = true)]
         script: String,
         /// Arguments for the script, as perftest.args
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -70,6 +72,9 @@ pub enum Command {
     Scripts {
         /// A bundled scenario's name
         name: Option<String>,
+        /// Print the Lua API's type definitions (perftest.d.lua, for LuaLS and editors)
+        #[arg(long)]
+        definitions: bool,
     },
 }
 

@@ -37,7 +37,13 @@ pub fn run(cli: cli::Cli) -> i32 {
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
     match cli.command {
-        Some(cli::Command::Scripts { name: None }) => {
+        Some(cli::Command::Scripts {
+            definitions: true, ..
+        }) => {
+            print!("{}", engine::scripts::DEFINITIONS);
+            0
+        }
+        Some(cli::Command::Scripts { name: None, .. }) => {
             for (name, source) in engine::scripts::BUNDLED {
                 println!("{name:<10} {}", engine::scripts::summary(source));
             }
@@ -46,7 +52,9 @@ pub fn run(cli: cli::Cli) -> i32 {
             );
             0
         }
-        Some(cli::Command::Scripts { name: Some(name) }) => match engine::scripts::bundled(&name) {
+        Some(cli::Command::Scripts {
+            name: Some(name), ..
+        }) => match engine::scripts::bundled(&name) {
             Some(s) => {
                 print!("{}", engine::scripts::header(&s.source));
                 0
@@ -56,6 +64,14 @@ pub fn run(cli: cli::Cli) -> i32 {
                 2
             }
         },
+        Some(cli::Command::Run { script, .. }) if script == "--help" || script == "-h" => {
+            use clap::CommandFactory;
+            let mut cmd = cli::Cli::command();
+            if let Some(run) = cmd.find_subcommand_mut("run") {
+                let _ = run.print_help();
+            }
+            0
+        }
         Some(cli::Command::Run { script, args }) => match engine::scripts::find(&script) {
             Ok(s) => execute(&s, ScriptArgs::List(args), verbosity),
             Err(e) => {

@@ -167,8 +167,9 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     let json = lua.create_table()?;
     json.set(
         "encode",
-        lua.create_function(|lua, v: Value| {
-            let value: serde_json::Value = lua.from_value(v)?;
+        lua.create_function(|_, v: Value| {
+            let value = to_json(&v, 0)
+                .map_err(|e| mlua::Error::runtime(format!("perftest.json.encode: {e}")))?;
             serde_json::to_string(&value).map_err(mlua::Error::external)
         })?,
     )?;
@@ -243,6 +244,53 @@ fn seconds_arg(verb: &str, v: &Value) -> mlua::Result<Duration> {
         }
     };
     seconds(verb, secs).map_err(mlua::Error::runtime)
+}
+
+/// A Lua value as JSON: a table with keys 1..n is an array, any other an object whose keys
+/// are written as strings (so `{[200] = 5}` is `{"200":5}`); NaN and infinities are null.
+fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    if depth > 64 {
+        return Err("nested too deep (a cycle?)".into());
+    }
+    Ok(match v {
+        Value::Nil => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Integer(i) => J::from(*i),
+        Value::Number(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Value::String(s) => J::String(s.to_string_lossy()),
+        Value::Table(t) => {
+            let n = t.raw_len();
+            let count = t.pairs::<Value, Value>().count();
+            if n > 0 && count == n {
+                let mut a = Vec::with_capacity(n);
+                for item in t.sequence_values::<Value>() {
+                    a.push(to_json(&item.map_err(|e| e.to_string())?, depth + 1)?);
+                }
+                J::Array(a)
+            } else {
+                let mut m = serde_json::Map::new();
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair.map_err(|e| e.to_string())?;
+                    let key = match &k {
+                        Value::String(s) => s.to_string_lossy(),
+                        Value::Integer(i) => i.to_string(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Boolean(b) => b.to_string(),
+                        other => {
+                            return Err(format!(
+                                "a {} key cannot be written as JSON",
+                                other.type_name()
+                            ));
+                        }
+                    };
+                    m.insert(key, to_json(&v, depth + 1)?);
+                }
+                J::Object(m)
+            }
+        }
+        other => return Err(format!("a {} cannot be written as JSON", other.type_name())),
+    })
 }
 
 /// `native.probe(url, opts)`: the result table, or nil and the reason the request is invalid.

@@ -86,6 +86,12 @@ pub fn new_lua(
 ) -> mlua::Result<Lua> {
     let lua = Lua::new();
     lua.set_app_data(ctx.clone());
+    // A script that keeps every sample in a table must not take the machine down with it.
+    let mb = std::env::var("PERFTEST_LUA_MEMORY_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1024);
+    let _ = lua.set_memory_limit(mb << 20);
     stop_runaway_scripts(&lua, ctx)?;
     let args_value = match args {
         ScriptArgs::Classic(c) => Value::Table(args::classic_table(&lua, c)?),
@@ -174,11 +180,6 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
             return 1;
         }
     };
-    if let Ok(limit) = std::env::var("PERFTEST_LUA_MEMORY_MB")
-        && let Ok(mb) = limit.parse::<usize>()
-    {
-        let _ = lua.set_memory_limit(mb << 20);
-    }
     let main = match lua
         .load(script.source.as_str())
         .set_name(script.chunk_name.as_str())

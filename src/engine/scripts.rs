@@ -42,6 +42,9 @@ pub const STDLIB: &[(&str, &str)] = &[
     ),
 ];
 
+/// The Lua API's type definitions for lua-language-server.
+pub const DEFINITIONS: &str = include_str!("../../stdlib/perftest.d.lua");
+
 /// The source of a bundled module.
 pub fn stdlib(name: &str) -> Option<&'static str> {
     STDLIB.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)

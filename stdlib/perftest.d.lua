@@ -1,0 +1,303 @@
+---@meta perftest
+-- Type definitions of the perftest Lua API for lua-language-server (LuaLS) and editors that
+-- use it. Put this file in your workspace (or list it in "workspace.library"); get it with
+-- `perftest scripts --definitions > perftest.d.lua`.
+
+---@class perftest.ProbeOptions
+---@field method? string Request method (default "GET").
+---@field headers? table<string, string> Extra request headers.
+---@field body? string Request body.
+---@field timeout? number Seconds for the whole sample (default 30).
+---@field connect_timeout? number Seconds for each TCP connect (default 10).
+---@field insecure? boolean Do not verify TLS certificates.
+---@field cacert? string Trust the CA certificates in this PEM file instead of the system's.
+---@field http2? boolean Offer HTTP/2 by ALPN.
+---@field follow_redirects? boolean|integer Follow redirects (true: up to 10).
+---@field resolve? string Connect to this IP instead of resolving the name.
+---@field ip? "v4"|"v6"|"any" Address family.
+---@field max_body? integer Stop reading the body after this many bytes.
+---@field dns_server? string Ask this name server ("IP" or "IP:PORT").
+
+---@class perftest.Cert
+---@field subject string
+---@field issuer string
+---@field not_after integer Expiry, epoch seconds.
+---@field days_left integer
+
+---@class perftest.Attempt
+---@field addr string An address that was tried and failed.
+---@field error string
+---@field ms number
+
+---@class perftest.Hop
+---@field url string
+---@field status integer
+---@field total number
+---@field remote? string
+
+---@class perftest.Result
+---@field url string The URL probed.
+---@field final_url? string Where redirects led.
+---@field start number Epoch seconds when the sample started.
+---@field dns number Milliseconds, microsecond resolution.
+---@field tcp number
+---@field tls number
+---@field first number
+---@field lastb number
+---@field total number TCP + TLS + First + LastB.
+---@field status integer 0 when no response arrived.
+---@field version? string "HTTP/1.1", "HTTP/2".
+---@field size integer Body bytes received.
+---@field truncated? boolean The body was cut at max_body.
+---@field reused? boolean Sent over a kept connection (session, load --reuse).
+---@field remote? string The IP that answered.
+---@field port? integer
+---@field location string From_Location.
+---@field ok boolean A complete response arrived, whatever its status.
+---@field error? string One line: "connect 127.0.0.1:9: connection refused".
+---@field error_kind? "dns"|"connect"|"tls"|"timeout"|"http"|"io"|"interrupted"
+---@field headers? table<string, string> Response headers, lower-case names.
+---@field tls_version? string
+---@field cipher? string
+---@field alpn? string
+---@field cert? perftest.Cert
+---@field attempts? perftest.Attempt[]
+---@field redirects? integer
+---@field redirect_time? number
+---@field hops? perftest.Hop[]
+
+---@class perftest.Task
+local Task = {}
+---Waits for the task; returns what its function returned, or raises its error.
+---@return any ...
+function Task:join() end
+---True once the task has ended.
+---@return boolean
+function Task:done() end
+
+---@class perftest.Ticker
+local Ticker = {}
+---Waits for the next tick of the schedule; false when the run is stopping.
+---@return boolean
+function Ticker:next() end
+
+---@class perftest.Session
+local Session = {}
+---Like perftest.probe, over the session's kept connection when it can be reused.
+---@param url string
+---@param opts? perftest.ProbeOptions
+---@return perftest.Result
+function Session:probe(url, opts) end
+---Closes the kept connection.
+function Session:close() end
+
+---@alias perftest.Phase "dns"|"tcp"|"tls"|"first"|"lastb"|"total"|"size"
+
+---@class perftest.Verdict
+---@field metric string
+---@field expr string
+---@field label? string
+---@field value number|nil
+---@field pass boolean
+
+---@class perftest.Stats
+local Stats = {}
+---Adds a probe result (samples the run interrupted are ignored).
+---@param r perftest.Result
+function Stats:add(r) end
+---@return integer
+function Stats:count() end
+---@return integer
+function Stats:ok() end
+---@return integer
+function Stats:failed() end
+---Failures by kind.
+---@return table<string, integer>
+function Stats:errors() end
+---Responses by status code.
+---@return table<integer, integer>
+function Stats:statuses() end
+---The fraction of samples that failed.
+---@return number
+function Stats:error_rate() end
+---Samples per second.
+---@return number
+function Stats:rate() end
+---@param phase perftest.Phase
+---@param pct number 0 to 100
+---@return number|nil
+function Stats:percentile(phase, pct) end
+---Same as percentile.
+---@param phase perftest.Phase
+---@param pct number
+---@return number|nil
+function Stats:p(phase, pct) end
+---@param phase perftest.Phase
+---@return number|nil
+function Stats:mean(phase) end
+---@param phase perftest.Phase
+---@return number|nil
+function Stats:min(phase) end
+---@param phase perftest.Phase
+---@return number|nil
+function Stats:max(phase) end
+---@param phase perftest.Phase
+---@return number|nil
+function Stats:median(phase) end
+---@param phase perftest.Phase
+---@return number|nil
+function Stats:stddev(phase) end
+---@return string
+function Stats:name() end
+---The same statistics over the rolling window (create with window = SECONDS).
+---@return perftest.Stats
+function Stats:window() end
+---Adds every sample of another stats object.
+---@param other perftest.Stats
+function Stats:merge(other) end
+---Each threshold's verdict.
+---@return perftest.Verdict[]
+function Stats:check() end
+---The k6-style summary; a failed threshold makes the exit code 99.
+---@param opts? {color?: boolean}
+---@return string
+function Stats:summary(opts) end
+---Everything as a plain table (for JSON).
+---@return table
+function Stats:table() end
+
+---@class perftest.Thresholds
+local Thresholds = {}
+---Each threshold over `stats` (or its window view).
+---@param stats perftest.Stats
+---@return perftest.Verdict[]
+function Thresholds:check(stats) end
+
+---@alias perftest.ThresholdSpec table<string, string|(string|{threshold: string, abort_on_fail?: boolean})[]>
+
+---@class perftest.LoadSpec
+---@field url string
+---@field opts? perftest.ProbeOptions
+---@field concurrency? integer Workers (closed model).
+---@field rate? number Requests started per second (open model).
+---@field max_in_flight? integer Open model: the most requests out at once (default 10000).
+---@field duration? number Seconds.
+---@field requests? integer Requests in all.
+---@field reuse? boolean Keep connections (keep-alive).
+---@field progress? boolean A progress bar on a terminal (default true).
+---@field name? string
+---@field window? number
+---@field thresholds? perftest.ThresholdSpec
+
+---@class perftest.LoadInfo
+---@field dropped integer
+---@field elapsed number
+---@field aborted_by? string
+
+---@class perftest.json
+---@field encode fun(v: any): string
+---@field decode fun(s: string): any
+
+---@class perftest
+---@field args table Script arguments, or the classic flags for default.lua.
+---@field location string REP_LOCATION, or REP_CITY,REP_COUNTRY, or this host's address.
+---@field version string
+---@field json perftest.json
+local perftest = {}
+
+---Probes `url` once on a new connection; never raises for a failed sample (see r.error).
+---@param url string
+---@param opts? perftest.ProbeOptions
+---@return perftest.Result
+function perftest.probe(url, opts) end
+
+---Waits `seconds`; false if the run started stopping meanwhile.
+---@param seconds number
+---@return boolean
+function perftest.sleep(seconds) end
+
+---A fixed schedule: t:next() waits for the next tick.
+---@param seconds number
+---@return perftest.Ticker
+function perftest.every(seconds) end
+
+---Runs fn(...) as a concurrent task.
+---@param fn function
+---@param ... any
+---@return perftest.Task
+function perftest.spawn(fn, ...) end
+
+---Joins each task; returns their first results in order.
+---@param tasks perftest.Task[]
+---@return any[]
+function perftest.join_all(tasks) end
+
+---Epoch seconds.
+---@return number
+function perftest.now() end
+
+---Monotonic seconds since the run started.
+---@return number
+function perftest.clock() end
+
+---An environment variable.
+---@param name string
+---@return string|nil
+function perftest.env(name) end
+
+---True once SIGINT or SIGTERM (or perftest.stop) asked the run to stop.
+---@return boolean
+function perftest.stopping() end
+
+---Asks the run to stop, as SIGINT does.
+function perftest.stop() end
+
+---Ends the run with `code`, printing `message` on stderr.
+---@param code? integer
+---@param message? string
+function perftest.exit(code, message) end
+
+---Like print, to stderr.
+---@param ... any
+function perftest.eprint(...) end
+
+---A URL's parts, or nil and why it is not valid.
+---@param url string
+---@return {url: string, scheme: string, host: string, port: integer, path: string}|nil, string|nil
+function perftest.parse_url(url) end
+
+---The classic flags parsed from a list of strings.
+---@param list string[]
+---@return table
+function perftest.parse_classic(list) end
+
+---True when stdout is a terminal.
+---@return boolean
+function perftest.isatty() end
+
+---`text` in a colour when stdout takes colour.
+---@param text string
+---@param color "red"|"green"|"yellow"|"blue"|"magenta"|"cyan"|"white"|"gray"|"bold"|"dim"
+---@return string
+function perftest.color(text, color) end
+
+---Samples over kept connections (keep-alive).
+---@return perftest.Session
+function perftest.session() end
+
+---Statistics: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
+---@param opts? string|{name?: string, window?: number, thresholds?: perftest.ThresholdSpec}
+---@return perftest.Stats
+function perftest.stats(opts) end
+
+---Thresholds checked on demand (they do not decide the exit code).
+---@param spec perftest.ThresholdSpec
+---@return perftest.Thresholds
+function perftest.thresholds(spec) end
+
+---A bounded load run by the Rust engine.
+---@param spec perftest.LoadSpec
+---@return perftest.Stats, perftest.LoadInfo
+function perftest.load(spec) end
+
+return perftest

@@ -1,0 +1,478 @@
+//! The bundled scenarios end to end against local servers, the REPL driven through stdin, and
+//! the editor definitions kept in step with the API.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::target::Target;
+use common::{perftest, run, run_env, temp_dir};
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn slo_passes_with_exit_0_and_fails_with_exit_99() {
+    let t = Target::http();
+    let url = t.url("/page?ttfb=50");
+    let (code, out, err) = run(&["run", "slo", "-n", "5", "-d", "0", "--p95", "500", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("✓ total p(95) < 500"), "{out}");
+    assert!(out.contains("✓ errors rate < 0.01"), "{out}");
+    assert!(out.contains("samples   5 in"), "{out}");
+
+    let (code, out, _) = run(&[
+        "run",
+        "slo",
+        "-n",
+        "5",
+        "-d",
+        "0",
+        "--p95",
+        "20",
+        "-t",
+        "first p(99) < 1000",
+        &url,
+    ]);
+    assert_eq!(code, 99, "{out}");
+    let failed = out
+        .lines()
+        .find(|l| l.contains("✗ total p(95) < 20"))
+        .expect("the failed line");
+    let value: f64 = failed.split_whitespace().last().unwrap().parse().unwrap();
+    assert!(value >= 50.0, "the measured p95 is shown: {failed}");
+    assert!(out.contains("✓ first p(99) < 1000"), "{out}");
+}
+
+#[test]
+fn slo_counts_failures_against_the_error_rate() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, out, err) = run(&[
+        "run",
+        "slo",
+        "-n",
+        "3",
+        "-d",
+        "0",
+        "--json",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(code, 99, "{out}{err}");
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["failed"], 3);
+    assert_eq!(v["errors"]["connect"], 3);
+    assert_eq!(v["thresholds"][0]["pass"], false);
+    assert_eq!(err.matches("connection refused").count(), 3, "{err}");
+}
+
+#[test]
+fn a_bad_threshold_is_a_usage_error_before_any_probe() {
+    let t = Target::http();
+    let (code, _, err) = run(&["run", "slo", "-t", "totl p(95) < 3", &t.url("/page")]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        "perftest run slo: threshold 'totl': unknown metric (known: dns, tcp, tls, first, lastb, total, size, errors, ok, samples)"
+    );
+    assert!(t.requests().is_empty(), "nothing was probed");
+    let (code, _, err) = run(&["run", "load", "-t", "total p(95) < soon", &t.url("/page")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("'soon' is not a number"), "{err}");
+}
+
+#[test]
+fn compare_shows_the_difference_between_urls() {
+    let t = Target::http();
+    let (code, out, err) = run(&[
+        "run",
+        "compare",
+        "-n",
+        "4",
+        "-d",
+        "0",
+        &t.url("/page?ttfb=20"),
+        &t.url("/page?ttfb=80"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Rounds alternate: the server saw the two URLs in turn.
+    let paths: Vec<String> = t.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 8);
+    assert!(
+        paths[0].ends_with("20") && paths[1].ends_with("80") && paths[2].ends_with("20"),
+        "{paths:?}"
+    );
+    let row = out
+        .lines()
+        .skip_while(|l| !l.starts_with("p50"))
+        .find(|l| l.starts_with("first"))
+        .expect("a first row");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let (a, b): (f64, f64) = (cols[1].parse().unwrap(), cols[2].parse().unwrap());
+    assert!(a >= 20.0 && b >= 80.0, "{row}");
+    let diff: f64 = cols[3].trim_start_matches('+').parse().unwrap();
+    assert!((diff - (b - a)).abs() < 0.02, "{row}");
+}
+
+#[test]
+fn waterfall_draws_the_phases_without_colour_off_a_terminal() {
+    let t = Target::http();
+    let (code, out, err) = run(&["run", "waterfall", &t.url("/page?ttfb=30&size=77")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("content-length: 77"), "{out}");
+    for s in [
+        "DNS Lookup",
+        "TCP Connection",
+        "Server Processing",
+        "Content Transfer",
+        "starttransfer:",
+        "total:",
+    ] {
+        assert!(out.contains(s), "{s} in {out}");
+    }
+    assert!(!out.contains("TLS Handshake"), "no TLS box for http: {out}");
+    assert!(
+        !out.contains('\u{1b}'),
+        "no escape codes when stdout is a pipe"
+    );
+}
+
+#[test]
+fn load_runs_a_closed_model_with_kept_connections() {
+    let t = Target::http();
+    let (code, out, err) = run(&[
+        "run",
+        "load",
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--reuse",
+        "--json",
+        "--no-progress",
+        &t.url("/page?size=10"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = &json_lines(&out)[0];
+    assert_eq!(v["count"], 200);
+    assert_eq!(v["ok"], 200);
+    assert_eq!(v["statuses"]["200"], 200);
+    // Four workers, four connections: the server saw 200 requests on few connections, and
+    // the median sample paid no TCP handshake.
+    assert_eq!(t.requests().len(), 200);
+    assert_eq!(v["tcp"]["med"], 0.0, "{v}");
+}
+
+#[test]
+fn load_keeps_an_open_model_rate() {
+    let t = Target::http();
+    let started = Instant::now();
+    let (code, out, err) = run(&[
+        "run",
+        "load",
+        "--rate",
+        "100",
+        "-d",
+        "1",
+        "--json",
+        "--no-progress",
+        &t.url("/page?ttfb=30"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = &json_lines(&out)[0];
+    let n = v["count"].as_u64().unwrap();
+    assert!(
+        (90..=110).contains(&n),
+        "about 100 starts in 1 s at 100/s: {n}"
+    );
+    assert_eq!(v["dropped"], 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn load_stops_early_when_an_abort_threshold_fails() {
+    let t = Target::http();
+    let started = Instant::now();
+    let (code, out, err) = run(&[
+        "run",
+        "load",
+        "-c",
+        "2",
+        "-d",
+        "15",
+        "--no-progress",
+        "-t",
+        "total p(95) < 1 abort",
+        &t.url("/page?ttfb=20"),
+    ]);
+    assert_eq!(code, 99, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "stopped early: {:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("threshold total p(95) < 1 failed"), "{err}");
+    assert!(out.contains("✗ total p(95) < 1"), "{out}");
+}
+
+#[test]
+fn load_stops_on_sigint_with_its_summary() {
+    let t = Target::http();
+    let child = perftest()
+        .args([
+            "run",
+            "load",
+            "-c",
+            "2",
+            "-d",
+            "30",
+            "--no-progress",
+            &t.url("/page?ttfb=10"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(5));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("samples") && stdout.contains("p95"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("interrupted"),
+        "interrupted samples are not counted: {stdout}"
+    );
+}
+
+#[test]
+fn monitor_reports_a_target_failing_its_rolling_thresholds() {
+    let t = Target::http();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = temp_dir("monitor");
+    let targets = dir.join("targets.lua");
+    std::fs::write(
+        &targets,
+        format!(
+            "return {{ {{ url = \"{}\", thresholds = {{ total = {{\"p(95) < 1000\"}} }} }} }}\n",
+            t.url("/page?size=5")
+        ),
+    )
+    .unwrap();
+    let down = format!("http://127.0.0.1:{port}/");
+    let (code, out, err) = run(&[
+        "run",
+        "monitor",
+        "-n",
+        "3",
+        "-d",
+        "0.1",
+        "-w",
+        "60",
+        "-t",
+        "errors rate < 0.5",
+        "--targets",
+        targets.to_str().unwrap(),
+        &down,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("FAILING {down}: errors rate < 0.5 (1.00)")),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("FAILING {}", t.url("/page?size=5"))),
+        "{err}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains("\t500\t")).count(),
+        3,
+        "{out}"
+    );
+    assert!(
+        out.contains("█ ") && out.contains("samples   3 in"),
+        "{out}"
+    );
+}
+
+#[test]
+fn monitor_reads_a_plain_list_of_urls() {
+    let t = Target::http();
+    let dir = temp_dir("monitor-list");
+    let list = dir.join("urls.txt");
+    std::fs::write(
+        &list,
+        format!("# comment\n{}\n\n{}\n", t.url("/page?a"), t.url("/page?b")),
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "run",
+        "monitor",
+        "-n",
+        "2",
+        "-d",
+        "0",
+        "-q",
+        "--targets",
+        list.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("samples   2 in").count(), 2, "{out}");
+    assert_eq!(t.requests().len(), 4);
+}
+
+#[test]
+fn scenarios_explain_themselves() {
+    let (code, out, _) = run(&["run", "load", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Usage: perftest run load") && out.contains("--reuse"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["run", "slo", "--bogus", "http://x/"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.trim(),
+        "perftest run slo: unknown option '--bogus' (see --help)"
+    );
+    let (code, out, _) = run(&["scripts", "monitor"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("perftest run monitor [-d S]"), "{out}");
+}
+
+fn repl(input: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = perftest();
+    cmd.arg("repl")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(15));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_repl_evaluates_lines_from_stdin() {
+    let t = Target::http();
+    let input = format!(
+        "x = 20 + 1\nx * 2\nfunction twice(a)\n  return a * 2\nend\ntwice(x), 'ok'\n{{ b = {{ 1, 2 }}, a = 'z' }}\nperftest.probe('{}')\n",
+        t.url("/page?size=9")
+    );
+    let (code, out, err) = repl(&input, &[]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[..4],
+        &["42", "42", "\"ok\"", "{ a = \"z\", b = { 1, 2 } }"]
+    );
+    assert!(
+        lines[4].starts_with(&format!(
+            "200 HTTP/1.1 {} -> 127.0.0.1",
+            t.url("/page?size=9")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("  first ") && out.contains("  total "),
+        "a small waterfall: {out}"
+    );
+    assert!(!out.contains("table: 0x"), "{out}");
+}
+
+#[test]
+fn the_repl_reports_errors_with_their_line_and_exits_1_when_scripted() {
+    let (code, out, err) = repl(
+        "print('a')\nerror('boom')\nlocal y = = 1\nprint('b')\n",
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(out, "a\nb\n", "it goes on after an error");
+    assert!(err.contains("stdin:1: boom"), "{err}");
+    assert!(err.contains("stdin:1: unexpected symbol near '='"), "{err}");
+}
+
+#[test]
+fn the_repl_waits_for_probes_and_keeps_spawned_tasks_running() {
+    let t = Target::http();
+    let input = format!(
+        "done = false\nperftest.spawn(function() perftest.probe('{}') done = true end)\nperftest.sleep(0.5)\ndone\n",
+        t.url("/page?ttfb=100")
+    );
+    let (code, out, err) = repl(&input, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.ends_with("true\ntrue\n"), "{out}");
+}
+
+#[test]
+fn every_api_name_has_a_type_definition() {
+    let dir = temp_dir("defs");
+    let script = dir.join("names.lua");
+    std::fs::write(&script, "local n = {}\nfor k in pairs(perftest) do n[#n + 1] = k end\ntable.sort(n)\nprint(table.concat(n, ' '))\n").unwrap();
+    let (code, out, err) = run(&["run", script.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let defs = include_str!("../stdlib/perftest.d.lua");
+    for name in out.split_whitespace() {
+        let declared = defs.contains(&format!("function perftest.{name}("))
+            || defs.contains(&format!("---@field {name} "));
+        assert!(
+            declared,
+            "perftest.{name} is missing from stdlib/perftest.d.lua"
+        );
+    }
+    let (code, printed, _) = run_env(&["scripts", "--definitions"], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(printed, defs);
+}
+
+#[test]
+fn a_script_over_its_memory_limit_stops_with_a_clear_error() {
+    let dir = temp_dir("mem");
+    let script = dir.join("hog.lua");
+    std::fs::write(
+        &script,
+        "local t = {}\nfor i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end\n",
+    )
+    .unwrap();
+    let (code, _, err) = run_env(
+        &["run", script.to_str().unwrap()],
+        &[("PERFTEST_LUA_MEMORY_MB", "16")],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("out of memory") && err.contains("PERFTEST_LUA_MEMORY_MB"),
+        "{err}"
+    );
+}
