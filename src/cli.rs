@@ -26,8 +26,10 @@ Examples:
   perftest -n 3 --cacert ca.pem https://internal.test/health
   perftest run my-scenario.lua https://example.com
 
+Scenarios: perftest scripts (slo, compare, waterfall, load, monitor), perftest repl.
+
 Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
-130 after a second Ctrl-C.";
+99 when a threshold failed, 130 after a second Ctrl-C.";
 
 /// The whole command line.
 #[derive(Parser, Debug)]

@@ -10,8 +10,10 @@
 //!   the coroutine waits for the result table. Knows no sockets.
 //! - [`probe`]: the measuring core. Resolve, connect, TLS, request, first byte, last byte, each
 //!   timed where the socket event happens. Knows no Lua.
+//! - [`io_pool`]: the I/O threads, one current-thread runtime per core, where samples run.
 //! - [`stats`], [`thresholds`], [`summary`]: what samples add up to, the pass/fail criteria
 //!   over them (k6's grammar) and the end-of-run report.
+//! - [`load`]: a bounded load (closed or open model) run in Rust, feeding [`stats`].
 //! - [`shutdown`], [`output`], [`location`]: the stop signal, stdout, and From_Location.
 //!
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
