@@ -46,7 +46,8 @@ local function fmt(v) return v and ("%.2f"):format(v) or "-" end
 local function diff(a, b)
   if not (a and b) then return "-" end
   local d = b - a
-  local pct = a > 0 and (" (%+.0f%%)"):format(100 * d / a) or ""
+  -- A percentage of a near-zero figure (a loopback handshake) says nothing.
+  local pct = a >= 1 and (" (%+.0f%%)"):format(100 * d / a) or ""
   return ("%+.2f%s"):format(d, pct)
 end
 
