@@ -2,8 +2,10 @@
 -- Probes each URL every -d seconds, -n times (0: until stopped), the URLs in parallel; a TSV
 -- row per sample (JSON with -j).
 --
--- perftest [-n N] [-d S] [-f N] [-j] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2] URL...
--- Environment: PERFTEST_URL, PERFTEST_LIMIT, PERFTEST_DELAY, REP_LOCATION (REP_CITY, REP_COUNTRY).
+-- perftest [-n N] [-d S] [-f N] [-j] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2]
+--          [-c] [-W URL] [-A MS] [-M S] [-p PORT | --listen ADDR] URL...
+-- Environment: PERFTEST_URL, PERFTEST_LIMIT, PERFTEST_DELAY, REP_LOCATION (REP_CITY, REP_COUNTRY),
+-- HTTP_JSON_WEBHOOK, RESPONSE_THRESHOLD, PERFTEST_LISTEN_PORT, AWS_*, TWILIO_*.
 -- Run as `perftest run default ARGS...` it parses the same flags from its arguments.
 local perftest = require "perftest"
 local classic = require "perftest.classic"
@@ -81,6 +83,88 @@ local function options_for(url)
   return opts
 end
 
+-- An error raised by a perftest verb, without the "default.lua:NN: " in front.
+local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
+
+-- A flag wins over its environment variable; the note says so.
+local function flag_or_env(flag, value, var)
+  local text = perftest.env(var)
+  if text == nil or text == "" then return value, nil end
+  if value ~= nil then
+    note("-%s %s overrides %s=%s", flag, value, var, text)
+    return value, nil
+  end
+  return nil, text
+end
+
+-- -p / PERFTEST_LISTEN_PORT / --listen: /memstats, /metrics and /healthz.
+local port, port_text = flag_or_env("p", args.p, "PERFTEST_LISTEN_PORT")
+if port_text then
+  port = tonumber(port_text)
+  if not port or port ~= math.floor(port) or port < 1 or port > 65535 then
+    perftest.eprint(("perftest: PERFTEST_LISTEN_PORT=%s is not a port (1-65535); not serving"):format(port_text))
+    port = nil
+  end
+end
+if args.listen or port then
+  local ok, addr = pcall(perftest.serve, args.listen and { listen = args.listen } or { port = port })
+  if not ok then usage_error(reason(addr)) end
+  note("serving /memstats, /metrics and /healthz on http://%s", addr)
+end
+
+-- -c: every sample to CloudWatch, as the classic tool published it (namespace "Http Perf Demo",
+-- metric RespTime, dimensions TestUrl, HTTP Resp Code, FromLocation).
+local cloudwatch
+if args.c then
+  local ok, cw = pcall(perftest.cloudwatch)
+  if ok then
+    cloudwatch = cw
+    note("publishing to CloudWatch namespace \"Http Perf Demo\"")
+  else
+    perftest.eprint("perftest: CloudWatch: " .. reason(cw):gsub("^perftest%.cloudwatch: ", "") .. "; not publishing")
+  end
+end
+
+-- -W / HTTP_JSON_WEBHOOK: every sample POSTed as its JSON row.
+local hook_url, hook_env = flag_or_env("W", args.W, "HTTP_JSON_WEBHOOK")
+hook_url = hook_url or hook_env
+local webhook
+if hook_url then
+  local ok, w = pcall(perftest.webhook, hook_url)
+  if not ok then usage_error(reason(w)) end
+  webhook = w
+  note("posting every sample to webhook %s", tostring(w):gsub("^webhook ", ""))
+end
+
+-- -A / RESPONSE_THRESHOLD with -M: an SMS through Twilio when Total exceeds the threshold, at
+-- most one per -M seconds across every URL.
+local threshold, threshold_text = flag_or_env("A", args.A, "RESPONSE_THRESHOLD")
+if threshold_text then
+  threshold = tonumber(threshold_text)
+  if not threshold or threshold <= 0 then
+    perftest.eprint(("perftest: RESPONSE_THRESHOLD=%s is not a number of ms; no alerts"):format(threshold_text))
+    threshold = nil
+  end
+end
+local alert
+if threshold and threshold > 0 then
+  local every = args.M or 300
+  local channels = {}
+  local ok, sms = pcall(perftest.channel, { type = "twilio" })
+  if ok then
+    channels[1] = sms
+  else
+    perftest.eprint("perftest: alerts are printed here only: " .. reason(sms))
+  end
+  alert = perftest.alert {
+    name = "response time",
+    when = function(r) return r.total > threshold end,
+    failure_threshold = 1, success_threshold = 1, send_on_resolved = false,
+    remind_every = every, min_interval = every, channels = channels, quiet = verbose == 0,
+    message = function(r) return ("RespTime %.3fms on %s exceeds %gms"):format(r.total, r.url, threshold) end,
+  }
+end
+
 local function describe(r)
   local parts = { r.url, (r.version or "") .. " " .. r.status }
   if r.tls_version then parts[#parts + 1] = r.tls_version .. " " .. (r.alpn or "") end
@@ -101,7 +185,11 @@ local function test(url)
     if r.error_kind == "interrupted" then break end
     n = n + 1
     classic.add(summary, r)
-    if args.json then print(classic.json_row(n, r)) else print(classic.row(n, r)) end
+    local row = classic.json_row(n, r)
+    if args.json then print(row) else print(classic.row(n, r)) end
+    if cloudwatch then cloudwatch:add(r) end
+    if webhook then webhook:send(row) end
+    if alert then alert:observe(r) end
     if r.error then
       perftest.eprint(r.error)
       failures = failures + 1

@@ -17,13 +17,17 @@ A sample that got no response shows HTTP 500 and its reason on stderr. Each URL'
 with a summary of averages.
 
 Environment: PERFTEST_URL (more URLs, space-separated), PERFTEST_LIMIT (overrides -n),
-PERFTEST_DELAY (overrides -d), REP_LOCATION or REP_CITY + REP_COUNTRY (the From_Location).
+PERFTEST_DELAY (overrides -d), REP_LOCATION or REP_CITY + REP_COUNTRY (the From_Location),
+HTTP_JSON_WEBHOOK (-W), RESPONSE_THRESHOLD (-A), PERFTEST_LISTEN_PORT (-p); for -c the AWS
+SDK's (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, profiles, roles); for -A
+TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_SMS_RECEIVERS (space-separated), TWILIO_FROM.
 
 Examples:
   perftest -n 5 -d 2 https://www.google.com
   perftest -n=5 -d=2 https://example.com/ https://example.org/    (in parallel)
   PERFTEST_URL=https://example.com REP_LOCATION='Paris,FR' perftest -n 3 -j
   perftest -n 3 --cacert ca.pem https://internal.test/health
+  REP_LOCATION='Paris,FR' perftest -c -d 10 -p 9100 https://example.com/     (CloudWatch, /metrics)
   perftest run my-scenario.lua https://example.com
 
 Scenarios: perftest scripts (slo, compare, waterfall, load, monitor), perftest repl.
@@ -39,7 +43,6 @@ Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage er
     about = "Measure HTTP(S) endpoints phase by phase: DNS, TCP, TLS, first byte, last byte.",
     override_usage = USAGE,
     after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true,
     disable_help_subcommand = true,
     disable_version_flag = true
 )]
@@ -99,16 +102,40 @@ pub struct Classic {
     #[arg(short = 'j')]
     pub json: bool,
 
+    /// Publish every sample to AWS CloudWatch (namespace "Http Perf Demo", metric RespTime)
+    #[arg(short = 'c')]
+    pub cloudwatch: bool,
+
+    /// POST every sample as JSON to this URL (or HTTP_JSON_WEBHOOK)
+    #[arg(short = 'W', value_name = "URL")]
+    pub webhook: Option<String>,
+
+    /// Alert by SMS (Twilio) when a sample's Total exceeds MS milliseconds (or RESPONSE_THRESHOLD)
+    #[arg(short = 'A', value_name = "MS")]
+    pub alert_ms: Option<u64>,
+
+    /// At most one alert per S seconds [default: 300]
+    #[arg(short = 'M', value_name = "S")]
+    pub alert_every: Option<u64>,
+
+    /// Serve /memstats, /metrics and /healthz on this port (or PERFTEST_LISTEN_PORT)
+    #[arg(short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Serve them on this address instead, such as 127.0.0.1:9100
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
     /// Quiet: no notes on stderr (rows, summaries and errors still print)
-    #[arg(short = 'q')]
+    #[arg(short = 'q', global = true)]
     pub quiet: bool,
 
     /// Verbose: each sample's protocol, TLS and certificate on stderr
-    #[arg(short = 'v')]
+    #[arg(short = 'v', global = true)]
     pub verbose: bool,
 
     /// More verbose: also the probe's debug log
-    #[arg(short = 'V')]
+    #[arg(short = 'V', global = true)]
     pub very_verbose: bool,
 
     /// Do not verify TLS certificates (as curl -k)
@@ -165,6 +192,36 @@ pub struct Classic {
 }
 
 impl Classic {
+    /// The first flag given that only the classic command line takes (not -q, -v, -V).
+    pub fn classic_only_flag(&self) -> Option<&'static str> {
+        let given = [
+            (self.n.is_some(), "-n"),
+            (self.d.is_some(), "-d"),
+            (self.f.is_some(), "-f"),
+            (self.json, "-j"),
+            (self.cloudwatch, "-c"),
+            (self.webhook.is_some(), "-W"),
+            (self.alert_ms.is_some(), "-A"),
+            (self.alert_every.is_some(), "-M"),
+            (self.port.is_some(), "-p"),
+            (self.listen.is_some(), "--listen"),
+            (self.insecure, "-k"),
+            (self.follow, "-L"),
+            (self.cacert.is_some(), "--cacert"),
+            (self.http2, "--http2"),
+            (self.timeout.is_some(), "--timeout"),
+            (self.connect_timeout.is_some(), "--connect-timeout"),
+            (self.ipv4, "-4"),
+            (self.ipv6, "-6"),
+            (!self.resolve.is_empty(), "--resolve"),
+            (!self.headers.is_empty(), "-H"),
+            (self.method.is_some(), "-X"),
+            (self.dns_server.is_some(), "--dns-server"),
+            (!self.urls.is_empty(), "a URL"),
+        ];
+        given.iter().find(|(set, _)| *set).map(|(_, name)| *name)
+    }
+
     /// 0 quiet, 1 normal, 2 verbose, 3 more verbose.
     pub fn verbosity(&self) -> u8 {
         if self.very_verbose {

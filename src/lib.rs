@@ -21,11 +21,14 @@
 
 pub mod cli;
 pub mod engine;
+pub mod figures;
 pub mod io_pool;
 pub mod load;
 pub mod location;
 pub mod output;
 pub mod probe;
+pub mod publish;
+pub mod serve;
 pub mod shutdown;
 pub mod stats;
 pub mod summary;
@@ -38,6 +41,14 @@ use shutdown::Shutdown;
 pub fn run(cli: cli::Cli) -> i32 {
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
+    if cli.command.is_some()
+        && let Some(flag) = cli.classic.classic_only_flag()
+    {
+        eprintln!(
+            "perftest: {flag} belongs to the classic command line; a scenario takes its options after its name (perftest run default -n 5 URL)"
+        );
+        return 2;
+    }
     match cli.command {
         Some(cli::Command::Scripts {
             definitions: true, ..
@@ -146,7 +157,12 @@ fn init_logging(verbosity: u8) {
             };
             Targets::new()
                 .with_target("perftest", level)
-                .with_default(LevelFilter::WARN)
+                // Other crates (the AWS SDK) warn about what perftest reports itself.
+                .with_default(if verbosity >= 3 {
+                    LevelFilter::WARN
+                } else {
+                    LevelFilter::ERROR
+                })
         });
     let _ = tracing_subscriber::registry()
         .with(

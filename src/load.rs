@@ -83,7 +83,9 @@ pub fn sample_of(r: &ProbeResult) -> Option<Sample> {
     })
 }
 
-/// Runs the load; returns when it is over (or stopped) and every sample is counted.
+/// Runs the load; returns when it is over (or stopped) and every sample is counted. With
+/// `observe`, every sample is also recorded for /metrics, labelled with the location.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     prober: Arc<Prober>,
     io: &IoPool,
@@ -92,6 +94,7 @@ pub async fn run(
     window: Option<Duration>,
     stop: Shutdown,
     progress: Arc<Progress>,
+    observe: Option<(Arc<crate::publish::metrics::Metrics>, String)>,
 ) -> Outcome {
     // A load's own stop: the run's, or the end of the duration, or an abort.
     let done = Shutdown::new();
@@ -114,6 +117,7 @@ pub async fn run(
                     budget: budget.clone(),
                     progress: progress.clone(),
                     deadline,
+                    observe: observe.clone(),
                 };
                 workers.push(io.spawn(ctx.closed_loop()));
             }
@@ -131,6 +135,7 @@ pub async fn run(
                 budget: budget.clone(),
                 progress: progress.clone(),
                 deadline,
+                observe: observe.clone(),
             };
             let handles: Vec<tokio::runtime::Handle> =
                 (0..io.threads()).map(|i| io.handle(i).clone()).collect();
@@ -177,6 +182,7 @@ struct Worker {
     budget: Arc<AtomicU64>,
     progress: Arc<Progress>,
     deadline: Option<tokio::time::Instant>,
+    observe: Option<(Arc<crate::publish::metrics::Metrics>, String)>,
 }
 
 impl Worker {
@@ -205,6 +211,9 @@ impl Worker {
     }
 
     async fn record(&self, r: &ProbeResult) {
+        if let Some((metrics, location)) = &self.observe {
+            metrics.observe(r, location);
+        }
         let Some(s) = sample_of(r) else { return };
         self.progress.done.fetch_add(1, Ordering::Relaxed);
         if !s.ok {

@@ -246,9 +246,9 @@ fn seconds_arg(verb: &str, v: &Value) -> mlua::Result<Duration> {
     seconds(verb, secs).map_err(mlua::Error::runtime)
 }
 
-/// A Lua value as JSON: a table with keys 1..n is an array, any other an object whose keys
+/// A Lua value as JSON (also for webhooks): a table with keys 1..n is an array, any other an object whose keys
 /// are written as strings (so `{[200] = 5}` is `{"200":5}`); NaN and infinities are null.
-fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+pub(crate) fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
     if depth > 64 {
         return Err("nested too deep (a cycle?)".into());
@@ -333,7 +333,7 @@ fn probe_fn(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Function> {
                 ));
                 r
             });
-            ctx.probes_done.set(ctx.probes_done.get() + 1);
+            ctx.record_sample(&lua, &result);
             let table = convert::result_table(&lua, &result, &ctx.location)?;
             Ok((Value::Table(table), None))
         }
@@ -371,7 +371,7 @@ impl UserData for Session {
                     .map_err(|e| {
                         mlua::Error::runtime(format!("session:probe: internal error: {e}"))
                     })?;
-                this.ctx.probes_done.set(this.ctx.probes_done.get() + 1);
+                this.ctx.record_sample(&lua, &result);
                 convert::result_table(&lua, &result, &this.ctx.location)
             },
         );

@@ -11,6 +11,12 @@ pub fn classic_table(lua: &Lua, c: &Classic) -> mlua::Result<Table> {
     t.set("d", c.d)?;
     t.set("f", c.f)?;
     t.set("json", c.json)?;
+    t.set("c", c.cloudwatch)?;
+    t.set("W", c.webhook.clone())?;
+    t.set("A", c.alert_ms)?;
+    t.set("M", c.alert_every)?;
+    t.set("p", c.port)?;
+    t.set("listen", c.listen.clone())?;
     t.set("verbose", c.verbosity())?;
     t.set("insecure", c.insecure)?;
     t.set("follow", c.follow)?;

@@ -111,6 +111,11 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         .get::<Option<bool>>("progress")?
         .unwrap_or(true)
         .then(|| Bar::start(progress.clone(), duration, requests));
+    let observe = ctx
+        .metrics
+        .get()
+        .cloned()
+        .map(|m| (m, ctx.location.clone()));
     let outcome = load::run(
         ctx.prober.clone(),
         &ctx.io,
@@ -119,6 +124,7 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         window,
         ctx.shutdown.clone(),
         progress,
+        observe,
     )
     .await;
     if let Some(bar) = bar {
@@ -128,8 +134,10 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         eprintln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
         ctx.thresholds_failed.set(true);
     }
-    ctx.probes_done
-        .set(ctx.probes_done.get() + outcome.stats.count(crate::stats::Scope::Run));
+    ctx.figures.probes_done.fetch_add(
+        outcome.stats.count(crate::stats::Scope::Run),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let info = lua.create_table()?;
     info.set("dropped", outcome.dropped)?;
     info.set("elapsed", outcome.elapsed.as_secs_f64())?;

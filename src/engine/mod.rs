@@ -6,6 +6,7 @@ mod args;
 pub(crate) mod convert;
 mod errors;
 mod load_api;
+mod publish_api;
 pub mod repl;
 pub mod scripts;
 mod stats_api;
@@ -33,7 +34,11 @@ pub struct Ctx {
     pub location: String,
     /// 0 quiet, 1 normal, 2 verbose (tracebacks), 3 debug.
     pub verbosity: u8,
-    pub probes_done: Cell<u64>,
+    /// What the web server shows: probes done, tasks alive, the Lua heap, publishers.
+    pub figures: Arc<crate::figures::Figures>,
+    /// Every sample is recorded here once the web server runs.
+    pub metrics: std::cell::OnceCell<Arc<crate::publish::metrics::Metrics>>,
+    publishers: publish_api::Publishers,
     /// A threshold failed (the exit code will be 99, as k6's).
     pub thresholds_failed: Cell<bool>,
     stats: stats_api::Registry,
@@ -51,13 +56,27 @@ impl Ctx {
             shutdown,
             location,
             verbosity,
-            probes_done: Cell::new(0),
+            figures: Arc::new(crate::figures::Figures::default()),
+            metrics: std::cell::OnceCell::new(),
+            publishers: publish_api::Publishers::default(),
             thresholds_failed: Cell::new(false),
             stats: stats_api::Registry::default(),
             tasks: tasks::Tasks::default(),
             exit_code: Cell::new(None),
             unjoined_failures: Cell::new(0),
         })
+    }
+
+    /// Counts a sample, records it for /metrics when the server runs, and notes the Lua heap.
+    pub(crate) fn record_sample(&self, lua: &Lua, r: &crate::probe::ProbeResult) {
+        use std::sync::atomic::Ordering;
+        self.figures.probes_done.fetch_add(1, Ordering::Relaxed);
+        self.figures
+            .lua_bytes
+            .store(lua.used_memory() as u64, Ordering::Relaxed);
+        if let Some(m) = self.metrics.get() {
+            m.observe(r, &self.location);
+        }
     }
 
     fn request_exit(&self, code: i32) {
@@ -100,6 +119,7 @@ pub fn new_lua(
     let (perftest, native) = api::build(&lua, ctx, args_value)?;
     stats_api::install(&lua, &native, ctx)?;
     load_api::install(&lua, &native, ctx)?;
+    publish_api::install(&lua, &native, ctx)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")
@@ -191,6 +211,14 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
             return 1;
         }
     };
+    let code = run_to_end(main, &ctx).await;
+    // Whatever ended the run (its end, a signal, perftest.exit), publishers get their flush.
+    publish_api::finish(&ctx).await;
+    code
+}
+
+/// Runs the main chunk and waits for its tasks; returns the exit code.
+async fn run_to_end(main: mlua::Function, ctx: &Rc<Ctx>) -> i32 {
     let mut code = 0;
     if let Err(e) = main.call_async::<()>(()).await {
         match errors::exit_request(&e) {
@@ -204,7 +232,7 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
     // The script ends when its chunk and all its tasks have ended, or when it asks to exit.
     tokio::select! {
         _ = ctx.tasks.all_done() => {}
-        _ = wait_exit(&ctx) => {}
+        _ = wait_exit(ctx) => {}
     }
     if let Some(c) = ctx.exit_code.get() {
         return c;
@@ -212,7 +240,7 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
     if code != 0 {
         return code;
     }
-    stats_api::report_unreported(&ctx);
+    stats_api::report_unreported(ctx);
     if ctx.thresholds_failed.get() {
         return 99;
     }

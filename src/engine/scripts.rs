@@ -40,6 +40,10 @@ pub const STDLIB: &[(&str, &str)] = &[
         "perftest.repl",
         include_str!("../../stdlib/perftest/repl.lua"),
     ),
+    (
+        "perftest.alert",
+        include_str!("../../stdlib/perftest/alert.lua"),
+    ),
 ];
 
 /// The Lua API's type definitions for lua-language-server.

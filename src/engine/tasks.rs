@@ -104,6 +104,9 @@ pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::R
     let thread = lua.create_thread(f)?;
     let run = thread.into_async::<MultiValue>(args)?;
     let id = ctx.tasks.start();
+    ctx.figures
+        .tasks_alive
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let state = Rc::new(TaskState::default());
     let (st, ctx) = (state.clone(), ctx.clone());
     tokio::task::spawn_local(async move {
@@ -120,6 +123,9 @@ pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::R
         }
         *st.result.borrow_mut() = Some(result);
         st.done.notify_waiters();
+        ctx.figures
+            .tasks_alive
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         ctx.tasks.end();
     });
     Ok(Task { id, state })

@@ -30,6 +30,41 @@ function perftest.load(spec)
   return s, info
 end
 
+--- Publishes samples to CloudWatch (async: loads the AWS configuration and checks credentials).
+function perftest.cloudwatch(spec)
+  local cw, err = native.cloudwatch(spec)
+  if err then error("perftest.cloudwatch: " .. err:gsub("^perftest%.cloudwatch: ", ""), 2) end
+  return cw
+end
+
+--- POSTs JSON documents to a URL from a bounded queue.
+function perftest.webhook(url)
+  local w, err = native.webhook(url)
+  if err then error(err, 2) end
+  return w
+end
+
+--- Where alerts go: {type = "twilio" | "webhook" | "slack" | "command", ...}.
+function perftest.channel(spec)
+  local c, err = native.channel(spec)
+  if err then error(err, 2) end
+  return c
+end
+
+--- Starts the web server (/memstats, /metrics, /healthz); returns the address it listens on.
+function perftest.serve(spec)
+  local addr, err = native.serve(spec)
+  if err then error(err, 2) end
+  return addr
+end
+
+--- An alert rule (see perftest.alert in docs/lua-api.md); rule:observe(r) after each sample.
+function perftest.alert(spec)
+  local ok, rule = pcall(require("perftest.alert").rule, spec)
+  if not ok then error(rule, 2) end
+  return rule
+end
+
 local Task = {}
 Task.__index = Task
 Task.__tostring = function(t) return tostring(t.handle) end

@@ -1,0 +1,649 @@
+//! `perftest.cloudwatch`, `perftest.webhook`, `perftest.channel` and `perftest.serve`: the
+//! script side of [`crate::publish`] and [`crate::serve`]. Every publisher is flushed when the
+//! run ends (SIGINT and SIGTERM included), and what it could not deliver is reported.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mlua::{Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+
+use super::Ctx;
+use crate::publish::cloudwatch::{CloudWatch, Config, SdkSink, Unit};
+use crate::publish::http::redact;
+use crate::publish::notify::{Channel, Message, Notifier};
+use crate::publish::webhook::Webhook;
+
+fn rt(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::runtime(msg.into())
+}
+
+/// Everything the run publishes through, flushed at its end.
+#[derive(Default)]
+pub struct Publishers {
+    cloudwatch: std::cell::RefCell<Vec<Arc<CloudWatch>>>,
+    webhooks: std::cell::RefCell<Vec<Arc<Webhook>>>,
+    notifier: std::cell::OnceCell<Arc<Notifier>>,
+}
+
+/// How long the end of a run waits for publishers (PERFTEST_FLUSH_SECONDS, default 10).
+fn flush_window() -> Duration {
+    let s = std::env::var("PERFTEST_FLUSH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(10.0);
+    Duration::from_secs_f64(s)
+}
+
+/// Flushes every publisher; reports what could not be delivered (always) and what was (-v).
+pub async fn finish(ctx: &Ctx) {
+    let within = flush_window();
+    let cws: Vec<Arc<CloudWatch>> = ctx.publishers.cloudwatch.borrow().clone();
+    for cw in cws {
+        let report = cw.flush(within).await;
+        let c = cw.counters();
+        if report.dropped > 0 {
+            eprintln!(
+                "perftest: cloudwatch: {} of {} samples could not be sent{}",
+                report.dropped,
+                c.recorded.load(Ordering::Relaxed),
+                report
+                    .last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+        } else if ctx.verbosity >= 2 {
+            eprintln!(
+                "perftest: cloudwatch: {} samples sent to namespace {:?} in {} calls",
+                c.sent.load(Ordering::Relaxed),
+                cw.namespace(),
+                c.calls.load(Ordering::Relaxed)
+            );
+        }
+    }
+    let hooks: Vec<Arc<Webhook>> = ctx.publishers.webhooks.borrow().clone();
+    for hook in hooks {
+        hook.queue.flush(within).await;
+        let c = &hook.queue.counters;
+        let dropped = c.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            eprintln!(
+                "perftest: webhook {}: {dropped} of {} posts could not be delivered{}",
+                hook.shown(),
+                c.queued.load(Ordering::Relaxed),
+                hook.queue
+                    .last_error()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if let Some(n) = ctx.publishers.notifier.get() {
+        n.queue.flush(within).await;
+        let dropped = n.queue.counters.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
+            eprintln!(
+                "perftest: alerts: {dropped} notifications could not be delivered{}",
+                n.queue
+                    .last_error()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// How a CloudWatch publisher names its dimensions.
+enum Dimensions {
+    /// The classic tool's: TestUrl, HTTP Resp Code (three digits, 500 for a failure), FromLocation.
+    Classic,
+    Static(Vec<(String, String)>),
+    Function(Function),
+}
+
+/// `perftest.cloudwatch{...}`.
+struct LuaCloudWatch {
+    cw: Arc<CloudWatch>,
+    metrics: Vec<(String, String)>,
+    dimensions: Dimensions,
+    resolution: u32,
+}
+
+const PHASE_METRICS: [(&str, &str); 7] = [
+    ("dns", "DNS"),
+    ("tcp", "TCP"),
+    ("tls", "TLS"),
+    ("first", "First"),
+    ("lastb", "LastB"),
+    ("total", "Total"),
+    ("errors", "Errors"),
+];
+
+fn string_pairs(t: &Table, what: &str) -> mlua::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        let key = match k {
+            Value::String(s) => s.to_string_lossy(),
+            other => {
+                return Err(rt(format!(
+                    "{what}: names must be strings, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let value = match v {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(rt(format!(
+                    "{what}.{key}: give a string, got {}",
+                    other.type_name()
+                )));
+            }
+        };
+        out.push((key, value));
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl LuaCloudWatch {
+    fn dimensions_for(&self, r: &Table) -> mlua::Result<Vec<(String, String)>> {
+        match &self.dimensions {
+            Dimensions::Classic => {
+                let failed = r.get::<Option<String>>("error")?.is_some();
+                let status: u16 = if failed {
+                    500
+                } else {
+                    r.get::<Option<u16>>("status")?.unwrap_or(0)
+                };
+                Ok(vec![
+                    (
+                        "TestUrl".into(),
+                        r.get::<Option<String>>("url")?.unwrap_or_default(),
+                    ),
+                    ("HTTP Resp Code".into(), format!("{status:03}")),
+                    (
+                        "FromLocation".into(),
+                        r.get::<Option<String>>("location")?.unwrap_or_default(),
+                    ),
+                ])
+            }
+            Dimensions::Static(d) => Ok(d.clone()),
+            Dimensions::Function(f) => match f.call::<Value>(r.clone())? {
+                Value::Table(t) => string_pairs(&t, "dimensions"),
+                other => Err(rt(format!(
+                    "dimensions function: return a table of name = value, got {}",
+                    other.type_name()
+                ))),
+            },
+        }
+    }
+}
+
+fn epoch_of(secs: Option<f64>) -> SystemTime {
+    match secs {
+        Some(s) if s.is_finite() && s > 0.0 => UNIX_EPOCH + Duration::from_secs_f64(s),
+        _ => SystemTime::now(),
+    }
+}
+
+impl UserData for LuaCloudWatch {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Publishes a probe result: each configured phase, and Errors as a count.
+        m.add_method("add", |_, this, r: Table| {
+            if r.get::<Option<String>>("error_kind")?.as_deref() == Some("interrupted") {
+                return Ok(());
+            }
+            let dims = this.dimensions_for(&r)?;
+            let at = epoch_of(r.get("start")?);
+            let failed = r.get::<Option<String>>("error")?.is_some();
+            for (key, name) in &this.metrics {
+                if key == "errors" {
+                    let v = if failed { 1.0 } else { 0.0 };
+                    this.cw
+                        .record(name, &dims, Unit::Count, v, this.resolution, at);
+                } else if let Some(v) = r.get::<Option<f64>>(key.as_str())? {
+                    this.cw
+                        .record(name, &dims, Unit::Milliseconds, v, this.resolution, at);
+                }
+            }
+            Ok(())
+        });
+        // Publishes any value: put(metric, value [, {unit =, dimensions =, at =}]).
+        m.add_method(
+            "put",
+            |_, this, (metric, value, opts): (String, f64, Option<Table>)| {
+                let (mut unit, mut dims, mut at) = (Unit::Count, Vec::new(), SystemTime::now());
+                if let Some(o) = opts {
+                    if let Some(u) = o.get::<Option<String>>("unit")? {
+                        unit = match u.as_str() {
+                            "Milliseconds" | "ms" => Unit::Milliseconds,
+                            "Count" | "count" => Unit::Count,
+                            "Bytes" | "bytes" => Unit::Bytes,
+                            other => {
+                                return Err(rt(format!(
+                                    "cloudwatch:put: unit '{other}': Milliseconds, Count or Bytes"
+                                )));
+                            }
+                        };
+                    }
+                    if let Some(d) = o.get::<Option<Table>>("dimensions")? {
+                        dims = string_pairs(&d, "dimensions")?;
+                    }
+                    at = epoch_of(o.get("at")?);
+                }
+                this.cw
+                    .record(&metric, &dims, unit, value, this.resolution, at);
+                Ok(())
+            },
+        );
+        m.add_method("counters", |lua, this, ()| {
+            let c = this.cw.counters();
+            let t = lua.create_table()?;
+            t.set("recorded", c.recorded.load(Ordering::Relaxed))?;
+            t.set("sent", c.sent.load(Ordering::Relaxed))?;
+            t.set("dropped", c.dropped.load(Ordering::Relaxed))?;
+            t.set("calls", c.calls.load(Ordering::Relaxed))?;
+            t.set("failed_calls", c.failed_calls.load(Ordering::Relaxed))?;
+            Ok(t)
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("cloudwatch namespace {:?}", this.cw.namespace()))
+        });
+    }
+}
+
+async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Result<LuaCloudWatch> {
+    let spec = match spec {
+        Some(t) => t,
+        None => lua.create_table()?,
+    };
+    const KEYS: [&str; 6] = [
+        "namespace",
+        "metrics",
+        "dimensions",
+        "resolution",
+        "interval",
+        "max_pending",
+    ];
+    for pair in spec.pairs::<String, Value>() {
+        let (k, _) = pair?;
+        if !KEYS.contains(&k.as_str()) {
+            return Err(rt(format!(
+                "perftest.cloudwatch: unknown option '{k}' (known: {})",
+                KEYS.join(", ")
+            )));
+        }
+    }
+    let namespace: String = spec
+        .get::<Option<String>>("namespace")?
+        .unwrap_or_else(|| "Http Perf Demo".into());
+    let metrics = match spec.get::<Value>("metrics")? {
+        Value::Nil => vec![("total".to_string(), "RespTime".to_string())],
+        Value::String(s) if s.to_string_lossy() == "phases" => PHASE_METRICS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Value::Table(t) => {
+            let pairs = string_pairs(&t, "metrics")?;
+            for (k, _) in &pairs {
+                if !PHASE_METRICS.iter().any(|(p, _)| p == k) {
+                    return Err(rt(format!(
+                        "perftest.cloudwatch: metrics.{k}: publish one of dns, tcp, tls, first, lastb, total, errors"
+                    )));
+                }
+            }
+            pairs
+        }
+        other => {
+            return Err(rt(format!(
+                "perftest.cloudwatch: metrics: give \"phases\" or a table such as {{ total = \"RespTime\" }}, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let dimensions = match spec.get::<Value>("dimensions")? {
+        Value::Nil => Dimensions::Classic,
+        Value::Table(t) => Dimensions::Static(string_pairs(&t, "dimensions")?),
+        Value::Function(f) => Dimensions::Function(f),
+        other => {
+            return Err(rt(format!(
+                "perftest.cloudwatch: dimensions: a table or a function, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let resolution = match spec.get::<Option<u32>>("resolution")?.unwrap_or(60) {
+        r @ (1 | 60) => r,
+        other => {
+            return Err(rt(format!(
+                "perftest.cloudwatch: resolution {other}: 1 (high resolution) or 60"
+            )));
+        }
+    };
+    let interval = spec.get::<Option<f64>>("interval")?.unwrap_or(10.0);
+    if !(interval > 0.0 && interval <= 3600.0) {
+        return Err(rt(format!(
+            "perftest.cloudwatch: interval {interval}: seconds between sends, above 0"
+        )));
+    }
+    let max_pending = spec.get::<Option<u64>>("max_pending")?.unwrap_or(100_000);
+    let runtime = ctx.io.first().clone();
+    // The SDK's configuration is loaded on an I/O thread: its providers need a Send runtime.
+    let sink = runtime
+        .spawn(SdkSink::from_env())
+        .await
+        .map_err(|e| rt(format!("perftest.cloudwatch: {e}")))?
+        .map_err(|e| rt(format!("perftest.cloudwatch: {e}")))?;
+    let cw = Arc::new(CloudWatch::start(
+        Arc::new(sink),
+        Config {
+            namespace,
+            interval: Duration::from_secs_f64(interval),
+            max_pending,
+        },
+        &runtime,
+    ));
+    ctx.publishers.cloudwatch.borrow_mut().push(cw.clone());
+    let c = cw.clone();
+    ctx.figures.add_publisher(
+        "cloudwatch".into(),
+        Box::new(move || {
+            let k = c.counters();
+            let (rec, sent, dropped) = (
+                k.recorded.load(Ordering::Relaxed),
+                k.sent.load(Ordering::Relaxed),
+                k.dropped.load(Ordering::Relaxed),
+            );
+            (sent, dropped, rec.saturating_sub(sent + dropped))
+        }),
+    );
+    Ok(LuaCloudWatch {
+        cw,
+        metrics,
+        dimensions,
+        resolution,
+    })
+}
+
+/// `perftest.webhook(url)`.
+struct LuaWebhook(Arc<Webhook>);
+
+impl UserData for LuaWebhook {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Queues a JSON document: a string as is, a table encoded.
+        m.add_method("send", |_, this, v: Value| {
+            let json = match v {
+                Value::String(s) => s.to_string_lossy(),
+                other => super::api::to_json(&other, 0)
+                    .map_err(|e| rt(format!("webhook:send: {e}")))?
+                    .to_string(),
+            };
+            this.0.send(json);
+            Ok(())
+        });
+        m.add_method("counters", |lua, this, ()| {
+            let c = &this.0.queue.counters;
+            let t = lua.create_table()?;
+            t.set("queued", c.queued.load(Ordering::Relaxed))?;
+            t.set("sent", c.sent.load(Ordering::Relaxed))?;
+            t.set("dropped", c.dropped.load(Ordering::Relaxed))?;
+            Ok(t)
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("webhook {}", this.0.shown()))
+        });
+    }
+}
+
+fn webhook(ctx: &Rc<Ctx>, url: String) -> mlua::Result<LuaWebhook> {
+    let hook = Arc::new(
+        Webhook::start(&url, ctx.io.first()).map_err(|e| rt(format!("perftest.webhook: {e}")))?,
+    );
+    ctx.publishers.webhooks.borrow_mut().push(hook.clone());
+    let h = hook.clone();
+    ctx.figures.add_publisher(
+        format!("webhook {}", hook.shown()),
+        Box::new(move || {
+            let c = &h.queue.counters;
+            (
+                c.sent.load(Ordering::Relaxed),
+                c.dropped.load(Ordering::Relaxed),
+                c.outstanding.load(Ordering::Relaxed),
+            )
+        }),
+    );
+    Ok(LuaWebhook(hook))
+}
+
+/// `perftest.channel{type = ...}`: where alerts go.
+struct LuaChannel {
+    channel: Arc<Channel>,
+    notifier: Arc<Notifier>,
+}
+
+impl UserData for LuaChannel {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        // Queues a message: send(text [, fields]).
+        m.add_method(
+            "send",
+            |_, this, (text, fields): (String, Option<Table>)| {
+                let fields = match fields {
+                    Some(t) => string_pairs(&t, "fields")?,
+                    None => Vec::new(),
+                };
+                this.notifier
+                    .send(this.channel.clone(), Arc::new(Message { text, fields }));
+                Ok(())
+            },
+        );
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| Ok(this.channel.shown()));
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
+    let kind: String = spec.get::<Option<String>>("type")?.ok_or_else(|| {
+        rt("perftest.channel: give type = \"twilio\", \"webhook\", \"slack\" or \"command\"")
+    })?;
+    let url = || -> mlua::Result<String> {
+        let u: String = spec.get::<Option<String>>("url")?.ok_or_else(|| {
+            rt(format!(
+                "perftest.channel: a {kind} channel needs url = \"https://...\""
+            ))
+        })?;
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(rt(format!(
+                "perftest.channel: {kind} url '{}': use http:// or https://",
+                redact(&u)
+            )));
+        }
+        Ok(u)
+    };
+    let channel = match kind.as_str() {
+        "twilio" => {
+            // Secrets come from the environment only, so a script never holds them.
+            let (Some(sid), Some(token)) = (env("TWILIO_ACCOUNT_SID"), env("TWILIO_AUTH_TOKEN"))
+            else {
+                return Err(rt(
+                    "perftest.channel: twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment",
+                ));
+            };
+            let to: Vec<String> = match spec.get::<Option<Vec<String>>>("to")? {
+                Some(list) => list,
+                None => env("TWILIO_SMS_RECEIVERS")
+                    .map(|s| s.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default(),
+            };
+            if to.is_empty() {
+                return Err(rt(
+                    "perftest.channel: twilio needs receivers: to = {\"+1555...\"} or TWILIO_SMS_RECEIVERS",
+                ));
+            }
+            let from = spec
+                .get::<Option<String>>("from")?
+                .or_else(|| env("TWILIO_FROM"))
+                .ok_or_else(|| rt("perftest.channel: twilio needs a sender: from = \"+1555...\" or TWILIO_FROM"))?;
+            let api = spec
+                .get::<Option<String>>("api")?
+                .or_else(|| env("TWILIO_API_URL"))
+                .unwrap_or_else(|| "https://api.twilio.com".into());
+            Channel::Twilio {
+                api,
+                sid,
+                token,
+                from,
+                to,
+            }
+        }
+        "webhook" => Channel::Webhook {
+            url: url()?,
+            template: spec.get("template")?,
+        },
+        "slack" => Channel::Slack { url: url()? },
+        "command" => {
+            let argv: Vec<String> = match spec.get::<Value>("command")? {
+                Value::String(s) => vec!["/bin/sh".into(), "-c".into(), s.to_string_lossy()],
+                Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
+                _ => {
+                    return Err(rt(
+                        "perftest.channel: a command channel needs command = \"...\" or {\"prog\", \"arg\"}",
+                    ));
+                }
+            };
+            if argv.is_empty() {
+                return Err(rt("perftest.channel: command is empty"));
+            }
+            Channel::Command { argv }
+        }
+        other => {
+            return Err(rt(format!(
+                "perftest.channel: type '{other}': twilio, webhook, slack or command"
+            )));
+        }
+    };
+    let notifier = ctx
+        .publishers
+        .notifier
+        .get_or_init(|| {
+            let n = Arc::new(Notifier::start(ctx.io.first()));
+            let q = n.clone();
+            ctx.figures.add_publisher(
+                "alerts".into(),
+                Box::new(move || {
+                    let c = &q.queue.counters;
+                    (
+                        c.sent.load(Ordering::Relaxed),
+                        c.dropped.load(Ordering::Relaxed),
+                        c.outstanding.load(Ordering::Relaxed),
+                    )
+                }),
+            );
+            n
+        })
+        .clone();
+    Ok(LuaChannel {
+        channel: Arc::new(channel),
+        notifier,
+    })
+}
+
+/// `perftest.serve{port =, listen =}`: starts the web server once; returns the address bound.
+fn serve(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<String> {
+    let addr: SocketAddr = match spec {
+        Value::Integer(p) => SocketAddr::from((
+            [0, 0, 0, 0],
+            u16::try_from(p).map_err(|_| rt(format!("perftest.serve: port {p}: 0 to 65535")))?,
+        )),
+        Value::Table(t) => match (
+            t.get::<Option<String>>("listen")?,
+            t.get::<Option<i64>>("port")?,
+        ) {
+            (Some(l), _) => l.parse().map_err(|_| {
+                rt(format!(
+                    "perftest.serve: listen '{l}': give ADDR:PORT such as 127.0.0.1:9100"
+                ))
+            })?,
+            (None, Some(p)) => SocketAddr::from((
+                [0, 0, 0, 0],
+                u16::try_from(p)
+                    .map_err(|_| rt(format!("perftest.serve: port {p}: 0 to 65535")))?,
+            )),
+            (None, None) => {
+                return Err(rt(
+                    "perftest.serve: give port = N or listen = \"ADDR:PORT\"",
+                ));
+            }
+        },
+        other => {
+            return Err(rt(format!(
+                "perftest.serve: give a port or {{listen = \"ADDR:PORT\"}}, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    if ctx.metrics.get().is_some() {
+        return Err(rt("perftest.serve: the web server is already running"));
+    }
+    let metrics = Arc::new(crate::publish::metrics::Metrics::new(ctx.figures.clone()));
+    let pages = Arc::new(crate::serve::Pages {
+        figures: ctx.figures.clone(),
+        metrics: metrics.clone(),
+    });
+    let bound = crate::serve::start(addr, pages, ctx.io.first())
+        .map_err(|e| rt(format!("perftest.serve: cannot listen on {addr}: {e}")))?;
+    let _ = ctx.metrics.set(metrics);
+    Ok(bound.to_string())
+}
+
+/// The value as Lua, or nil and the reason (the prelude raises it at the caller's line).
+fn or_reason<T: mlua::IntoLua>(
+    lua: &Lua,
+    r: mlua::Result<T>,
+) -> mlua::Result<(Value, Option<String>)> {
+    match r {
+        Ok(v) => Ok((v.into_lua(lua)?, None)),
+        Err(e) => Ok((Value::Nil, Some(super::errors::describe(&e)))),
+    }
+}
+
+/// Registers `native.cloudwatch`, `native.webhook`, `native.channel` and `native.serve`.
+pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let c = ctx.clone();
+    native.set(
+        "cloudwatch",
+        lua.create_async_function(move |lua, spec: Option<Table>| {
+            let c = c.clone();
+            async move {
+                let r = cloudwatch(&lua, &c, spec).await;
+                or_reason(&lua, r)
+            }
+        })?,
+    )?;
+    let c = ctx.clone();
+    native.set(
+        "webhook",
+        lua.create_function(move |lua, url: String| or_reason(lua, webhook(&c, url)))?,
+    )?;
+    let c = ctx.clone();
+    native.set(
+        "channel",
+        lua.create_function(move |lua, spec: Table| or_reason(lua, channel(&c, spec)))?,
+    )?;
+    let c = ctx.clone();
+    native.set(
+        "serve",
+        lua.create_function(move |lua, spec: Value| or_reason(lua, serve(&c, spec)))?,
+    )?;
+    Ok(())
+}

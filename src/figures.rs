@@ -1,0 +1,127 @@
+//! Figures about this run that the web server shows: written by the engine and the publishers,
+//! read by /memstats and /metrics from another thread.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+/// What a publisher reports: items sent, dropped, still waiting.
+pub type PublisherFigures = Box<dyn Fn() -> (u64, u64, u64) + Send + Sync>;
+
+/// The run's figures.
+pub struct Figures {
+    pub started: Instant,
+    pub started_wall: SystemTime,
+    pub probes_done: AtomicU64,
+    pub tasks_alive: AtomicU64,
+    /// The Lua state's heap, refreshed by the Lua thread.
+    pub lua_bytes: AtomicU64,
+    publishers: Mutex<Vec<(String, PublisherFigures)>>,
+}
+
+impl Default for Figures {
+    fn default() -> Self {
+        Figures {
+            started: Instant::now(),
+            started_wall: SystemTime::now(),
+            probes_done: AtomicU64::new(0),
+            tasks_alive: AtomicU64::new(0),
+            lua_bytes: AtomicU64::new(0),
+            publishers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Figures")
+    }
+}
+
+impl Figures {
+    /// Adds a publisher's figures under `name` ("cloudwatch", "webhook https://x/…").
+    pub fn add_publisher(&self, name: String, figures: PublisherFigures) {
+        self.publishers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((name, figures));
+    }
+
+    /// Each publisher: name, sent, dropped, waiting.
+    pub fn publishers(&self) -> Vec<(String, u64, u64, u64)> {
+        self.publishers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(n, f)| {
+                let (s, d, w) = f();
+                (n.clone(), s, d, w)
+            })
+            .collect()
+    }
+
+    pub fn probes(&self) -> u64 {
+        self.probes_done.load(Ordering::Relaxed)
+    }
+}
+
+/// This process's memory and CPU, from /proc.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Process {
+    pub rss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    pub virtual_bytes: u64,
+    pub cpu_seconds: f64,
+    pub threads: u64,
+    pub open_fds: u64,
+    /// The allocator's view (glibc mallinfo2): bytes in use and free in its arenas.
+    pub heap_in_use_bytes: u64,
+    pub heap_free_bytes: u64,
+}
+
+impl Process {
+    /// Reads /proc/self (zeros where it cannot).
+    pub fn read() -> Process {
+        let mut p = Process::default();
+        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+            for line in status.lines() {
+                let kb = |l: &str| -> u64 {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                        * 1024
+                };
+                if line.starts_with("VmRSS:") {
+                    p.rss_bytes = kb(line);
+                } else if line.starts_with("VmHWM:") {
+                    p.peak_rss_bytes = kb(line);
+                } else if line.starts_with("VmSize:") {
+                    p.virtual_bytes = kb(line);
+                } else if let Some(n) = line.strip_prefix("Threads:") {
+                    p.threads = n.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name (which may hold spaces) start at ")".
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = after.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+            let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+            p.cpu_seconds = ticks as f64 / hz;
+        }
+        p.open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            // SAFETY: mallinfo2 only reads the allocator's statistics.
+            let m = unsafe { libc::mallinfo2() };
+            p.heap_in_use_bytes = (m.uordblks + m.hblkhd) as u64;
+            p.heap_free_bytes = m.fordblks as u64;
+        }
+        p
+    }
+}

@@ -1,0 +1,11 @@
+//! What leaves the process: CloudWatch, webhooks, alert notifications, Prometheus metrics.
+//! Knows no Lua: the engine turns script calls into calls here. Every send runs on a task of
+//! its own behind a bounded queue, so publishing never delays a probe, and what cannot be
+//! delivered is counted.
+
+pub mod cloudwatch;
+pub mod http;
+pub mod metrics;
+pub mod notify;
+pub mod queue;
+pub mod webhook;

@@ -1,0 +1,65 @@
+//! `-W URL`: every sample POSTed as JSON, through a bounded queue that never holds up probing;
+//! each POST is retried with backoff; what cannot be delivered is counted.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::http::{self, post};
+use super::queue::{Attempt, Queue};
+
+/// A webhook receiving one JSON document per sample.
+pub struct Webhook {
+    pub queue: Queue<Bytes>,
+    url: String,
+}
+
+impl Webhook {
+    /// Starts the sender on `runtime`; the URL must be http or https.
+    pub fn start(url: &str, runtime: &tokio::runtime::Handle) -> Result<Webhook, String> {
+        let uri: ::http::Uri = url
+            .parse()
+            .map_err(|e| format!("webhook URL '{}': {e}", http::redact(url)))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(format!(
+                "webhook URL '{}': use http:// or https://",
+                http::redact(url)
+            ));
+        }
+        let target = url.to_string();
+        let queue = Queue::start(10_000, 4, runtime, move |body: &Bytes| -> Attempt {
+            let (url, body) = (target.clone(), body.clone());
+            Box::pin(async move {
+                let out = post(
+                    &url,
+                    &[("content-type", "application/json".into())],
+                    body,
+                    Duration::from_secs(10),
+                )
+                .await;
+                if out.ok() {
+                    Ok(())
+                } else {
+                    Err((
+                        format!("webhook {}: {out:?}", http::redact(&url)),
+                        out.retryable(),
+                    ))
+                }
+            })
+        });
+        Ok(Webhook {
+            queue,
+            url: url.to_string(),
+        })
+    }
+
+    /// Queues one JSON document.
+    pub fn send(&self, json: String) {
+        self.queue.push(Bytes::from(json));
+    }
+
+    /// The URL without its secrets, for reports.
+    pub fn shown(&self) -> String {
+        http::redact(&self.url)
+    }
+}
