@@ -194,6 +194,72 @@ function Thresholds:check(stats) end
 ---@field elapsed number
 ---@field aborted_by? string
 
+---@class perftest.CloudWatchSpec
+---@field namespace? string Default "Http Perf Demo".
+---@field metrics? "phases"|table<string, string> Phase to metric name; default { total = "RespTime" }; "phases" publishes DNS, TCP, TLS, First, LastB, Total and Errors.
+---@field dimensions? table<string, string>|fun(r: perftest.Result): table<string, string> Default: TestUrl, HTTP Resp Code, FromLocation.
+---@field resolution? 1|60 Storage resolution, seconds.
+---@field interval? number Seconds between sends (default 10).
+---@field max_pending? integer Samples kept while CloudWatch is unreachable (default 100000).
+
+---@class perftest.CloudWatch
+local CloudWatch = {}
+---Publishes a result's metrics.
+---@param r perftest.Result
+function CloudWatch:add(r) end
+---Publishes any value.
+---@param metric string
+---@param value number
+---@param opts? {unit?: "Milliseconds"|"Count"|"Bytes", dimensions?: table<string, string>, at?: number}
+function CloudWatch:put(metric, value, opts) end
+---@return {recorded: integer, sent: integer, dropped: integer, calls: integer, failed_calls: integer}
+function CloudWatch:counters() end
+
+---@class perftest.Webhook
+local Webhook = {}
+---Queues a JSON document (a string as is, a table encoded).
+---@param v string|table
+function Webhook:send(v) end
+---@return {queued: integer, sent: integer, dropped: integer}
+function Webhook:counters() end
+
+---@class perftest.ChannelSpec
+---@field type "twilio"|"webhook"|"slack"|"command"
+---@field to? string[] Twilio receivers (default TWILIO_SMS_RECEIVERS).
+---@field from? string Twilio sender (default TWILIO_FROM).
+---@field api? string Twilio API base (default TWILIO_API_URL or https://api.twilio.com).
+---@field url? string Webhook or Slack URL.
+---@field template? string Webhook body with {{message}}, {{rule}}, {{state}}, {{url}}, {{status}}, {{total}}, {{error}}...
+---@field command? string|string[] A shell command, or a program and its arguments.
+
+---@class perftest.Channel
+local Channel = {}
+---Queues a message.
+---@param text string
+---@param fields? table<string, string|number>
+function Channel:send(text, fields) end
+
+---@class perftest.AlertSpec
+---@field name? string
+---@field when string|fun(r: perftest.Result): boolean A condition over the result, e.g. "total > 300 or error".
+---@field failure_threshold? integer Failures in a row to trigger (default 3).
+---@field success_threshold? integer Successes in a row to resolve (default 2).
+---@field send_on_resolved? boolean Default true.
+---@field remind_every? number Seconds between reminders while firing.
+---@field min_interval? number At most one message per this many seconds.
+---@field channels? (perftest.Channel|perftest.ChannelSpec)[]
+---@field message? fun(r: perftest.Result, state: string): string
+---@field quiet? boolean Do not print alerts on stderr.
+
+---@class perftest.Alert
+local Alert = {}
+---Feeds a sample; returns "TRIGGERED", "REMINDER", "RESOLVED" or nil.
+---@param r perftest.Result
+---@return string|nil
+function Alert:observe(r) end
+---@return boolean
+function Alert:firing() end
+
 ---@class perftest.json
 ---@field encode fun(v: any): string
 ---@field decode fun(s: string): any
@@ -299,5 +365,30 @@ function perftest.thresholds(spec) end
 ---@param spec perftest.LoadSpec
 ---@return perftest.Stats, perftest.LoadInfo
 function perftest.load(spec) end
+
+---Publishes samples to CloudWatch (loads the AWS configuration; raises if there is no region or credentials).
+---@param spec? perftest.CloudWatchSpec
+---@return perftest.CloudWatch
+function perftest.cloudwatch(spec) end
+
+---POSTs JSON documents to `url` from a bounded queue.
+---@param url string
+---@return perftest.Webhook
+function perftest.webhook(url) end
+
+---Where alerts go. Twilio's credentials come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
+---@param spec perftest.ChannelSpec
+---@return perftest.Channel
+function perftest.channel(spec) end
+
+---An alert rule.
+---@param spec perftest.AlertSpec
+---@return perftest.Alert
+function perftest.alert(spec) end
+
+---Starts the web server (/memstats, /metrics, /healthz); returns the address it listens on.
+---@param spec integer|{port?: integer, listen?: string}
+---@return string
+function perftest.serve(spec) end
 
 return perftest
