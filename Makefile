@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 IMAGE ?= perftest
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build release run test lint fmt install docker bench-accuracy clean
+.PHONY: all build release run test test-deps lint fmt install docker bench-accuracy clean
 
 all: build
 
@@ -20,14 +20,17 @@ release:
 run:
 	$(CARGO) run --release -- $(ARGS)
 
-# Everything the tests need, then every test (unit, integration, doc).
-test:
+# Everything the tests need (moto's server for CloudWatch), then every test.
+test: test-deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		echo "cargo-nextest not found; using cargo test"; \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+test-deps:
+	@./tests/setup-deps.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -116,7 +116,8 @@ end
 -- metric RespTime, dimensions TestUrl, HTTP Resp Code, FromLocation).
 local cloudwatch
 if args.c then
-  local ok, cw = pcall(perftest.cloudwatch)
+  -- Sends every PERFTEST_CW_INTERVAL seconds (default 10); samples wait in a buffer between.
+  local ok, cw = pcall(perftest.cloudwatch, { interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "") })
   if ok then
     cloudwatch = cw
     note("publishing to CloudWatch namespace \"Http Perf Demo\"")

@@ -218,9 +218,11 @@ impl CloudWatch {
         loop {
             let waiting = s.flushed.notified();
             s.wake.notify_one();
+            // Samples leave the count only once CloudWatch has accepted them, so a batch in
+            // flight still counts: the flush waits for its answer.
             let empty = {
                 let st = s.state.lock().unwrap_or_else(|p| p.into_inner());
-                st.gathering.is_empty() && st.pending.is_empty()
+                st.gathering.is_empty() && st.pending_samples == 0
             };
             if empty {
                 break;
@@ -377,7 +379,7 @@ impl SdkSink {
             .http_client(http)
             .load()
             .await;
-        if conf.region().is_none() {
+        if conf.region().is_none_or(|r| r.as_ref().trim().is_empty()) {
             return Err("no AWS region: set AWS_REGION (or a region in your AWS profile)".into());
         }
         let Some(provider) = conf.credentials_provider() else {

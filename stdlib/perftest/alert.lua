@@ -19,13 +19,20 @@ local Rule = {}
 Rule.__index = Rule
 Rule.__tostring = function(r) return ("alert %q (%s)"):format(r.name, r.active and "firing" or "ok") end
 
+-- The result's fields: in a condition they hide globals of the same name even when absent
+-- (`error` is nil for a successful sample, not Lua's error function).
+local FIELDS = {}
+for name in ("url final_url start dns tcp tls first lastb total status version size truncated reused "
+  .. "remote port location ok error error_kind headers tls_version cipher alpn cert attempts "
+  .. "redirects redirect_time hops"):gmatch("%S+") do FIELDS[name] = true end
+
 --- A condition from a string: a Lua expression over the result's fields (total, status,
 --- error, first...), e.g. "total > 300 or error".
 local function compile(name, expr)
   local current
   local env = setmetatable({}, {
     __index = function(_, k)
-      if current[k] ~= nil then return current[k] end
+      if FIELDS[k] then return current[k] end
       return _G[k]
     end,
   })

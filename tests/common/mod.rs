@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod moto;
+pub mod prom;
+pub mod receiver;
 pub mod target;
 pub mod tls;
 

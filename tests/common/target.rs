@@ -151,7 +151,8 @@ fn query(path: &str) -> HashMap<String, String> {
         .collect()
 }
 
-async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<Seen>> {
+/// Reads one request (head and Content-Length body); None at end of stream.
+pub async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<Seen>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
