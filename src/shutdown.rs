@@ -80,16 +80,19 @@ impl Shutdown {
     /// Listens for SIGINT and SIGTERM on `runtime`, which must not be the thread that runs
     /// Lua: a script stuck in a loop would never let the signal through.
     pub fn listen_for_signals(&self, runtime: &tokio::runtime::Handle) {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Registered now, before any script runs: a signal in the first moments must not take
+        // its default action (death) while the listening task waits for its first poll.
+        let _inside = runtime.enter();
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot listen for SIGINT/SIGTERM; Ctrl-C will end the run at once");
+            return;
+        };
         let this = self.clone();
         runtime.spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                tracing::warn!("cannot listen for SIGINT/SIGTERM; Ctrl-C will end the run at once");
-                return;
-            };
             loop {
                 let name = tokio::select! {
                     _ = int.recv() => "SIGINT",
