@@ -73,6 +73,23 @@ pub enum Command {
     },
     /// Interactive Lua with perftest loaded; reads stdin line by line when it is not a terminal
     Repl,
+    /// The load engine without Lua, for measuring what the scripting costs (bench/)
+    #[command(hide = true)]
+    BenchLoad {
+        url: String,
+        /// Workers (closed model)
+        #[arg(short = 'c', default_value_t = 10)]
+        concurrency: usize,
+        /// Seconds
+        #[arg(short = 'd')]
+        duration: Option<f64>,
+        /// Requests in all
+        #[arg(short = 'n')]
+        requests: Option<u64>,
+        /// Keep connections
+        #[arg(long)]
+        reuse: bool,
+    },
     /// List the bundled scenarios, or show one's description and arguments
     Scripts {
         /// A bundled scenario's name

@@ -93,6 +93,15 @@ pub fn run(cli: cli::Cli) -> i32 {
             }
         },
         Some(cli::Command::Repl) => with_runtime(verbosity, engine::repl::run),
+        Some(cli::Command::BenchLoad {
+            url,
+            concurrency,
+            duration,
+            requests,
+            reuse,
+        }) => with_runtime(verbosity, move |ctx| {
+            bench_load(ctx, url, concurrency, duration, requests, reuse)
+        }),
         None => {
             let script = engine::scripts::bundled("default").expect("default.lua is bundled");
             execute(
@@ -141,6 +150,58 @@ where
     // Whatever is still in flight was interrupted; do not wait for it.
     runtime.shutdown_background();
     code
+}
+
+/// `perftest bench-load`: the load engine driven from Rust alone; prints one JSON line.
+async fn bench_load(
+    ctx: std::rc::Rc<Ctx>,
+    url: String,
+    concurrency: usize,
+    duration: Option<f64>,
+    requests: Option<u64>,
+    reuse: bool,
+) -> i32 {
+    let request = match probe::ProbeRequest::new(&url) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("perftest: {e}");
+            return 2;
+        }
+    };
+    let spec = load::LoadSpec {
+        request,
+        model: load::Model::Closed { concurrency },
+        duration: duration.map(std::time::Duration::from_secs_f64),
+        requests: requests.or(if duration.is_none() { Some(1000) } else { None }),
+        reuse,
+        abort: Vec::new(),
+    };
+    let progress = std::sync::Arc::new(load::Progress::default());
+    let out = load::run(
+        ctx.prober.clone(),
+        &ctx.io,
+        spec,
+        &url,
+        None,
+        ctx.shutdown.clone(),
+        progress,
+        None,
+    )
+    .await;
+    let total = stats::trend_index("total").expect("total is a trend");
+    let scope = stats::Scope::Run;
+    println!(
+        "{}",
+        serde_json::json!({
+            "count": out.stats.count(scope),
+            "ok": out.stats.ok(scope),
+            "elapsed": out.elapsed.as_secs_f64(),
+            "rate": out.stats.count(scope) as f64 / out.elapsed.as_secs_f64().max(1e-9),
+            "p50": out.stats.aggregate(total, &stats::Agg::Med, scope),
+            "p99": out.stats.aggregate(total, &stats::Agg::P(99.0), scope),
+        })
+    );
+    0
 }
 
 fn init_logging(verbosity: u8) {
