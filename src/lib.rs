@@ -123,7 +123,7 @@ where
     F: FnOnce(std::rc::Rc<Ctx>) -> Fut,
     Fut: std::future::Future<Output = i32> + 'a,
 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -3,11 +3,9 @@
 //! for a duration and/or a number of requests, over new or kept connections. The hot loop is
 //! Rust: a script configures it and reads the statistics. Knows no Lua.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use tokio::sync::mpsc;
 
 use crate::io_pool::IoPool;
 use crate::probe::{Kept, ProbeRequest, ProbeResult, Prober, millis};
@@ -98,7 +96,9 @@ pub async fn run(
 ) -> Outcome {
     // A load's own stop: the run's, or the end of the duration, or an abort.
     let done = Shutdown::new();
-    let (tx, mut rx) = mpsc::channel::<Sample>(65_536);
+    // Samples wait in a buffer per I/O thread until the collector takes them, ten times a
+    // second: a worker never wakes another thread to hand over a sample.
+    let buffers: Buffers = Arc::new((0..io.threads()).map(|_| Mutex::new(Vec::new())).collect());
     let started = Instant::now();
     let deadline = spec.duration.map(|d| tokio::time::Instant::now() + d);
     let budget = Arc::new(AtomicU64::new(0));
@@ -108,10 +108,12 @@ pub async fn run(
     match spec.model {
         Model::Closed { concurrency } => {
             for _ in 0..concurrency.max(1) {
+                let thread = io.next_thread();
                 let ctx = Worker {
                     prober: prober.clone(),
                     spec: spec.clone(),
-                    tx: tx.clone(),
+                    buffers: buffers.clone(),
+                    thread,
                     stop: stop.clone(),
                     done: done.clone(),
                     budget: budget.clone(),
@@ -119,17 +121,19 @@ pub async fn run(
                     deadline,
                     observe: observe.clone(),
                 };
-                workers.push(io.spawn(ctx.closed_loop()));
+                workers.push(io.spawn_on(thread, ctx.closed_loop()));
             }
         }
         Model::Open {
             rate,
             max_in_flight,
         } => {
+            let thread = io.next_thread();
             let ctx = Worker {
                 prober: prober.clone(),
                 spec: spec.clone(),
-                tx: tx.clone(),
+                buffers: buffers.clone(),
+                thread,
                 stop: stop.clone(),
                 done: done.clone(),
                 budget: budget.clone(),
@@ -139,18 +143,31 @@ pub async fn run(
             };
             let handles: Vec<tokio::runtime::Handle> =
                 (0..io.threads()).map(|i| io.handle(i).clone()).collect();
-            workers.push(io.spawn(ctx.open_loop(rate, max_in_flight, handles)));
+            workers.push(io.spawn_on(thread, ctx.open_loop(rate, max_in_flight, handles)));
         }
     }
-    drop(tx);
 
     // The collector: every sample into the statistics; abort thresholds once a second.
     let mut stats = Stats::new(name, window);
     let mut last_check = Instant::now();
     let mut aborted_by = None;
-    while let Some(s) = rx.recv().await {
-        stats.add(&s);
-        if !spec.abort.is_empty() && last_check.elapsed() >= Duration::from_secs(1) {
+    let all_done = async {
+        for w in workers {
+            let _ = w.await;
+        }
+    };
+    tokio::pin!(all_done);
+    let mut collect = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = &mut all_done => break,
+            _ = collect.tick() => {}
+        }
+        take(&buffers, &mut stats);
+        if aborted_by.is_none()
+            && !spec.abort.is_empty()
+            && last_check.elapsed() >= Duration::from_secs(1)
+        {
             last_check = Instant::now();
             let now = crate::engine::convert::epoch(std::time::SystemTime::now());
             if let Some(t) = spec.abort.iter().find(|t| {
@@ -162,9 +179,7 @@ pub async fn run(
             }
         }
     }
-    for w in workers {
-        let _ = w.await;
-    }
+    take(&buffers, &mut stats);
     Outcome {
         stats,
         dropped: progress.dropped.load(Ordering::Relaxed),
@@ -173,10 +188,25 @@ pub async fn run(
     }
 }
 
+/// Samples not yet counted, one buffer per I/O thread.
+type Buffers = Arc<Vec<Mutex<Vec<Sample>>>>;
+
+/// Moves the buffered samples into `stats`.
+fn take(buffers: &Buffers, stats: &mut Stats) {
+    for b in buffers.iter() {
+        let batch = std::mem::take(&mut *b.lock().unwrap_or_else(|p| p.into_inner()));
+        for s in &batch {
+            stats.add(s);
+        }
+    }
+}
+
 struct Worker {
     prober: Arc<Prober>,
     spec: Arc<LoadSpec>,
-    tx: mpsc::Sender<Sample>,
+    buffers: Buffers,
+    /// The I/O thread this worker runs on, whose buffer it fills.
+    thread: usize,
     stop: Shutdown,
     done: Shutdown,
     budget: Arc<AtomicU64>,
@@ -210,7 +240,7 @@ impl Worker {
         }
     }
 
-    async fn record(&self, r: &ProbeResult) {
+    fn record(&self, r: &ProbeResult, thread: usize) {
         if let Some((metrics, location)) = &self.observe {
             metrics.observe(r, location);
         }
@@ -219,7 +249,10 @@ impl Worker {
         if !s.ok {
             self.progress.failed.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = self.tx.send(s).await;
+        self.buffers[thread]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(s);
     }
 
     async fn closed_loop(self) {
@@ -234,7 +267,7 @@ impl Worker {
             } else {
                 self.prober.probe_until(&self.spec.request, stop).await
             };
-            self.record(&r).await;
+            self.record(&r, self.thread);
         }
     }
 
@@ -294,7 +327,7 @@ impl Worker {
                     } else {
                         w.prober.probe_until(&w.spec.request, stop).await
                     };
-                    w.record(&r).await;
+                    w.record(&r, thread);
                     flight.fetch_sub(1, Ordering::Relaxed);
                 },
                 &threads[thread],

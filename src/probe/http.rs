@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, HOST, USER_AGENT};
+use http::header::{ACCEPT, CONNECTION, HOST, USER_AGENT};
 use http::{HeaderValue, Request, Version};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -82,7 +82,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let io = TokioIo::new(TimedIo::new(io, stamps));
-    let request = build(req, target, h2).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
+    let request = build(req, target, h2, !keep).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
     if h2 {
         let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .handshake(io)
@@ -131,7 +131,7 @@ pub async fn again(
     peer: &str,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
-    let request = build(req, target, h2).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
+    let request = build(req, target, h2, false).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
     send_and_read(sender, request, req.max_body, peer, progress).await
 }
 
@@ -149,7 +149,16 @@ async fn send_and_read(
     read(resp, max_body, peer, progress).await
 }
 
-fn build(req: &ProbeRequest, target: &Target, h2: bool) -> Result<Request<Full<Bytes>>, String> {
+/// The request as hyper sends it. `last`: the connection closes after it, and HTTP/1.1 says so
+/// (`Connection: close`, as Go's client without keep-alive sends), so that the server, not
+/// the prober, holds the closed connection's TIME_WAIT: a monitor opening thousands of
+/// connections does not run out of local ports.
+fn build(
+    req: &ProbeRequest,
+    target: &Target,
+    h2: bool,
+    last: bool,
+) -> Result<Request<Full<Bytes>>, String> {
     let scheme = match target.scheme {
         super::target::Scheme::Http => "http",
         super::target::Scheme::Https => "https",
@@ -178,6 +187,10 @@ fn build(req: &ProbeRequest, target: &Target, h2: bool) -> Result<Request<Full<B
     }
     headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+    if last && !h2 {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    // The user's headers win, a Connection header among them.
     for (name, value) in &req.headers {
         headers.insert(name.clone(), value.clone());
     }
