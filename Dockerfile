@@ -5,7 +5,7 @@ WORKDIR /src
 # gcc builds the vendored Lua; nothing else is needed (ring, not aws-lc).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make \
     && rm -rf /var/lib/apt/lists/*
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY scripts ./scripts
 COPY stdlib ./stdlib

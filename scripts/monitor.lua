@@ -69,14 +69,17 @@ if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give U
 
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 
-local function watch(t)
+local function watch(t, offset)
   local opts = {}
   for k, v in pairs(common) do opts[k] = v end
   for k, v in pairs(t.opts or {}) do opts[k] = v end
   local spec = t.thresholds or default_thresholds
   local checks = next(spec) and perftest.thresholds(spec) or nil
-  local stats = perftest.stats { name = t.url, window = args.window }
+  -- The rolling window is kept only when a threshold reads it.
+  local stats = perftest.stats { name = t.url, window = checks and args.window or nil }
   local failing = false
+  if offset > 0 then perftest.sleep(offset) end
+  if perftest.stopping() then return stats end
   local tick = perftest.every(t.every or args.every)
   local n = 0
   while true do
@@ -113,5 +116,7 @@ end
 perftest.eprint(("perftest: monitoring %d target%s from %s"):format(#targets, #targets == 1 and "" or "s", perftest.location))
 if not args.quiet and not args.json then print(classic.HEADER) end
 local tasks = {}
-for i, t in ipairs(targets) do tasks[i] = perftest.spawn(watch, t) end
+for i, t in ipairs(targets) do
+  tasks[i] = perftest.spawn(watch, t, (i - 1) / #targets * (t.every or args.every))
+end
 for _, stats in ipairs(perftest.join_all(tasks)) do io.write("\n", stats:summary()) end
