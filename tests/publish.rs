@@ -511,6 +511,7 @@ fn the_web_server_serves_metrics_memstats_and_health() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = common::KillOnDrop(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut port = 0u16;
     for _ in 0..10 {

@@ -215,8 +215,10 @@ impl Prober {
                     .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
                 // Start of the DNS phase: the resolver is ready, the query is about to leave.
                 rec.enter(Phase::Dns);
-                let ips = resolver
-                    .lookup(&target.host)
+                // Boxed, as the TLS handshake and the exchange below: a sample's future is moved
+                // whole at every level that awaits it, and inline these made it 10 KiB (copied
+                // several times a request, the largest user-space cost under load).
+                let ips = Box::pin(resolver.lookup(&target.host))
                     .await
                     .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
                 // End of the DNS phase: the last answer reached this host (kernel time), or,
@@ -250,14 +252,16 @@ impl Prober {
         let tcp = StampedTcp::new(tcp, stamps.clone());
 
         match target.scheme {
-            Scheme::Http => self.exchange(tcp, req, target, &peer, rec, keep).await,
+            Scheme::Http => {
+                Box::pin(self.exchange(tcp, req, target, &peer, rec, keep)).await
+            }
             Scheme::Https => {
                 let config = self
                     .tls
                     .get(&req.tls)
                     .map_err(|e| rec.fail(ErrorKind::Tls, e))?;
                 rec.enter(Phase::Tls);
-                let stream = tls::handshake(config, &target.host, target.ip, tcp)
+                let stream = Box::pin(tls::handshake(config, &target.host, target.ip, tcp))
                     .await
                     .map_err(|e| {
                         // Whatever broke the handshake (an alert, a bad certificate, a reset)
@@ -274,7 +278,7 @@ impl Prober {
                     stamps.lock().unwrap_or_else(|p| p.into_inner()).enable_h2();
                 }
                 rec.result.tls = Some(info);
-                self.exchange(stream, req, target, &peer, rec, keep).await
+                Box::pin(self.exchange(stream, req, target, &peer, rec, keep)).await
             }
         }
     }

@@ -28,6 +28,19 @@ pub fn perftest() -> Command {
     c
 }
 
+/// Kills the process when dropped: a test that fails half-way leaves no perftest running.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // After a normal end the process is already reaped and kill finds nothing.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Runs `cmd` to its end, killing it if it takes longer than `limit`.
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
