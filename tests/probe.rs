@@ -365,7 +365,7 @@ async fn redirects_are_timed_not_followed_unless_asked() {
     assert_eq!(r.size, 10);
     assert_eq!(r.redirects.len(), 1);
     assert_eq!(r.redirects[0].status, 302);
-    assert_eq!(r.final_url, t.url("/page?size=10"));
+    assert_eq!(&*r.final_url, t.url("/page?size=10"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +401,7 @@ async fn the_query_string_is_kept() {
     let r = Prober::new().probe(&req(&t.url("/page?size=3&x=1"))).await;
     assert!(r.ok());
     assert_eq!(t.requests()[0].path, "/page?size=3&x=1");
-    assert_eq!(r.url, t.url("/page?size=3&x=1"));
+    assert_eq!(&*r.url, t.url("/page?size=3&x=1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,7 +134,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         lua.create_function(|lua, url: String| match Target::parse(&url) {
             Ok(t) => {
                 let tbl = lua.create_table()?;
-                tbl.set("url", t.display.as_str())?;
+                tbl.set("url", &*t.display)?;
                 tbl.set(
                     "scheme",
                     match t.scheme {
@@ -326,7 +326,7 @@ fn probe_fn(lua: &Lua, ctx: &Rc<Ctx>) -> mlua::Result<Function> {
                 .spawn(async move { prober.probe_until(&req, shutdown.wait()).await })
                 .await;
             let result = joined.unwrap_or_else(|e| {
-                let mut r = ProbeResult::new(&url);
+                let mut r = ProbeResult::new(url.as_str().into());
                 r.error = Some(ProbeError::new(
                     ErrorKind::Io,
                     format!("internal error in the probe of {url}: {e} (please report it)"),

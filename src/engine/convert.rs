@@ -175,9 +175,9 @@ pub fn epoch(t: SystemTime) -> f64 {
 pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 28)?;
     let p = &r.phases;
-    t.set("url", r.url.as_str())?;
+    t.set("url", &*r.url)?;
     if r.final_url != r.url {
-        t.set("final_url", r.final_url.as_str())?;
+        t.set("final_url", &*r.final_url)?;
     }
     t.set("start", epoch(r.start))?;
     t.set("dns", millis(p.dns))?;
@@ -208,14 +208,17 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
         t.set("error_kind", e.kind.as_str())?;
     }
     if !r.headers.is_empty() || r.status != 0 {
-        let h = lua.create_table_with_capacity(0, r.headers.len())?;
-        for (name, value) in &r.headers {
-            let name = name.to_ascii_lowercase();
-            let joined = match h.get::<Option<String>>(name.as_str())? {
-                Some(prev) => format!("{prev}, {value}"),
-                None => value.clone(),
-            };
-            h.set(name, joined)?;
+        let h = lua.create_table_with_capacity(0, r.headers.keys_len())?;
+        for name in r.headers.keys() {
+            // A header sent several times reads as one, its values joined (RFC 9110 5.3).
+            let mut joined = String::new();
+            for (i, v) in r.headers.get_all(name).iter().enumerate() {
+                if i > 0 {
+                    joined.push_str(", ");
+                }
+                joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
+            }
+            h.set(name.as_str(), joined)?;
         }
         t.set("headers", h)?;
     }
@@ -252,7 +255,7 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
         let hops = lua.create_table_with_capacity(r.redirects.len(), 0)?;
         for hop in &r.redirects {
             let h = lua.create_table_with_capacity(0, 4)?;
-            h.set("url", hop.url.as_str())?;
+            h.set("url", &*hop.url)?;
             h.set("status", hop.status)?;
             h.set("total", millis(hop.phases.total()))?;
             if let Some(addr) = hop.remote {

@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::Peer;
 use super::request::ProbeRequest;
 use super::result::{ErrorKind, ProbeError};
 use super::target::Target;
@@ -24,7 +25,7 @@ const AGENT: &str = concat!("perftest/", env!("CARGO_PKG_VERSION"));
 pub struct Progress {
     pub status: u16,
     pub version: Option<&'static str>,
-    pub headers: Vec<(String, String)>,
+    pub headers: http::HeaderMap,
     pub size: u64,
     pub truncated: bool,
     /// The response headers have arrived; the body is being read.
@@ -73,7 +74,7 @@ pub async fn exchange<S>(
     h2: bool,
     req: &ProbeRequest,
     target: &Target,
-    peer: &str,
+    peer: &Peer<'_>,
     stamps: SharedStamps,
     progress: &mut Progress,
     keep: bool,
@@ -128,7 +129,7 @@ pub async fn again(
     h2: bool,
     req: &ProbeRequest,
     target: &Target,
-    peer: &str,
+    peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
     let request = build(req, target, h2, false).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
@@ -139,7 +140,7 @@ async fn send_and_read(
     sender: &mut Sender,
     request: Request<Full<Bytes>>,
     max_body: Option<u64>,
-    peer: &str,
+    peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
     let resp = sender
@@ -159,19 +160,13 @@ fn build(
     h2: bool,
     last: bool,
 ) -> Result<Request<Full<Bytes>>, String> {
-    let scheme = match target.scheme {
-        super::target::Scheme::Http => "http",
-        super::target::Scheme::Https => "https",
-    };
-    // HTTP/2 takes :scheme and :authority from the URI; HTTP/1.1 wants origin form plus Host.
-    let uri = if h2 {
-        format!("{scheme}://{}{}", target.authority(), target.path_and_query)
-    } else {
-        target.path_and_query.clone()
-    };
     let mut request = Request::builder()
         .method(req.method.clone())
-        .uri(uri)
+        .uri(if h2 {
+            target.absolute_form.clone()
+        } else {
+            target.origin_form.clone()
+        })
         .version(if h2 {
             Version::HTTP_2
         } else {
@@ -180,10 +175,9 @@ fn build(
         .body(Full::new(req.body.clone()))
         .map_err(|e| format!("building the request: {e}"))?;
     let headers = request.headers_mut();
+    // HTTP/2 takes :authority from the URI; HTTP/1.1 wants a Host header.
     if !h2 {
-        let host = HeaderValue::from_str(&target.authority())
-            .map_err(|_| format!("host '{}' cannot be sent in a Host header", target.host))?;
-        headers.insert(HOST, host);
+        headers.insert(HOST, target.host_header.clone());
     }
     headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
@@ -219,7 +213,7 @@ where
 async fn read(
     resp: http::Response<hyper::body::Incoming>,
     max_body: Option<u64>,
-    peer: &str,
+    peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
     progress.status = resp.status().as_u16();
@@ -230,18 +224,12 @@ async fn read(
         Version::HTTP_3 => "HTTP/3",
         _ => "HTTP/1.1",
     });
-    progress.headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    // Moved, not copied: a load reads thousands of responses a second and looks at none of
+    // their headers.
+    let (parts, body) = resp.into_parts();
+    progress.headers = parts.headers;
     progress.in_body = true;
-    let mut body = resp.into_body();
+    let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| failure(&e, peer, progress))?;
         if let Some(data) = frame.data_ref() {
@@ -256,7 +244,7 @@ async fn read(
 }
 
 /// Classifies a hyper error: socket trouble is `io`, protocol trouble is `http`.
-fn failure(e: &hyper::Error, peer: &str, progress: &Progress) -> ProbeError {
+fn failure(e: &hyper::Error, peer: &Peer<'_>, progress: &Progress) -> ProbeError {
     let mut io_cause = None;
     let mut source = e.source();
     while let Some(s) = source {

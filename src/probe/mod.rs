@@ -68,7 +68,8 @@ impl Prober {
     ) -> ProbeResult {
         let deadline = tokio::time::Instant::now() + req.timeout;
         tokio::pin!(stop);
-        let mut target = req.target.clone();
+        // Borrowed until a redirect leads elsewhere: most samples follow none.
+        let mut target = std::borrow::Cow::Borrowed(&req.target);
         let mut hops = Vec::new();
         loop {
             let mut result = self
@@ -90,7 +91,7 @@ impl Prober {
                             remote: result.remote,
                             phases: result.phases,
                         });
-                        target = next;
+                        target = std::borrow::Cow::Owned(next);
                         continue;
                     }
                     Err(e) => {
@@ -119,10 +120,9 @@ impl Prober {
     ) -> ProbeResult {
         let deadline = tokio::time::Instant::now() + req.timeout;
         tokio::pin!(stop);
-        let origin = Origin::of(&req.target);
         if let Some(kept) = slot
             .as_mut()
-            .filter(|k| k.origin == origin && !k.sender.is_closed())
+            .filter(|k| k.origin.serves(&req.target) && !k.sender.is_closed())
         {
             // A connection the server closed meanwhile is not a failed sample: open another.
             if kept.sender.ready().await.is_ok() {
@@ -130,19 +130,20 @@ impl Prober {
                 rec.result.reused = true;
                 rec.result.remote = Some(kept.remote);
                 rec.result.tls = kept.tls.clone();
-                rec.peer = kept.peer.clone();
+                rec.peer = Peer::Addr(kept.remote);
                 kept.stamps
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .reset_for_next();
                 rec.stamps = Some(kept.stamps.clone());
                 rec.enter(Phase::Wait);
+                let peer = Peer::Addr(kept.remote);
                 let again = http::again(
                     &mut kept.sender,
                     kept.h2,
                     req,
                     &req.target,
-                    &kept.peer,
+                    &peer,
                     &mut rec.progress,
                 );
                 let outcome = tokio::select! {
@@ -203,12 +204,14 @@ impl Prober {
         &self,
         req: &ProbeRequest,
         target: &Target,
-        rec: &mut Recorder,
+        rec: &mut Recorder<'_>,
         keep: bool,
     ) -> Result<Option<Kept>, ProbeError> {
-        let ips = match (req.resolve, target.ip) {
-            (Some(ip), _) | (None, Some(ip)) => vec![ip],
-            (None, None) => {
+        let pinned = req.resolve.or(target.ip);
+        let looked_up;
+        let ips: &[IpAddr] = match &pinned {
+            Some(ip) => std::slice::from_ref(ip),
+            None => {
                 let resolver = self
                     .dns(req.dns_server)
                     .and_then(|dns| dns.resolver(&target.host, req.ip))
@@ -218,7 +221,7 @@ impl Prober {
                 // Boxed, as the TLS handshake and the exchange below: a sample's future is moved
                 // whole at every level that awaits it, and inline these made it 10 KiB (copied
                 // several times a request, the largest user-space cost under load).
-                let ips = Box::pin(resolver.lookup(&target.host))
+                looked_up = Box::pin(resolver.lookup(&target.host))
                     .await
                     .map_err(|e| rec.fail(ErrorKind::Dns, e))?;
                 // End of the DNS phase: the last answer reached this host (kernel time), or,
@@ -229,15 +232,10 @@ impl Prober {
                     Some(at) if at >= started => (at - started).min(returned),
                     _ => returned,
                 };
-                ips
+                &looked_up
             }
         };
-        let addrs: Vec<SocketAddr> = ips
-            .into_iter()
-            .filter(|ip| family_allows(req.ip, *ip))
-            .map(|ip| SocketAddr::new(ip, target.port))
-            .collect();
-        if addrs.is_empty() {
+        if !ips.iter().any(|ip| family_allows(req.ip, *ip)) {
             return Err(rec.fail(
                 ErrorKind::Dns,
                 format!("dns {}: no {:?} address", target.host, req.ip),
@@ -245,16 +243,18 @@ impl Prober {
         }
 
         rec.enter(Phase::Connect);
-        let tcp = self.connect(&addrs, req.connect_timeout, rec).await?;
-        let peer = rec.peer.clone();
+        let addrs = ips
+            .iter()
+            .filter(|ip| family_allows(req.ip, **ip))
+            .map(|ip| SocketAddr::new(*ip, target.port));
+        let tcp = self.connect(addrs, req.connect_timeout, rec).await?;
+        let peer = rec.peer;
         let stamps = Stamps::shared();
         rec.stamps = Some(stamps.clone());
         let tcp = StampedTcp::new(tcp, stamps.clone());
 
         match target.scheme {
-            Scheme::Http => {
-                Box::pin(self.exchange(tcp, req, target, &peer, rec, keep)).await
-            }
+            Scheme::Http => Box::pin(self.exchange(tcp, req, target, &peer, rec, keep)).await,
             Scheme::Https => {
                 let config = self
                     .tls
@@ -285,13 +285,13 @@ impl Prober {
 
     async fn connect(
         &self,
-        addrs: &[SocketAddr],
+        addrs: impl Iterator<Item = SocketAddr>,
         timeout: Duration,
-        rec: &mut Recorder,
+        rec: &mut Recorder<'_>,
     ) -> Result<tokio::net::TcpStream, ProbeError> {
         let mut last = None;
-        for &addr in addrs {
-            rec.peer = addr.to_string();
+        for addr in addrs {
+            rec.peer = Peer::Addr(addr);
             rec.result.remote = Some(addr);
             match connect::connect(addr, timeout).await {
                 Ok(c) => {
@@ -335,8 +335,8 @@ impl Prober {
         io: S,
         req: &ProbeRequest,
         target: &Target,
-        peer: &str,
-        rec: &mut Recorder,
+        peer: &Peer<'_>,
+        rec: &mut Recorder<'_>,
         keep: bool,
     ) -> Result<Option<Kept>, ProbeError>
     where
@@ -360,7 +360,6 @@ impl Prober {
         Ok(kept.map(|(sender, driver)| Kept {
             origin: Origin::of(target),
             remote: rec.result.remote.expect("connected"),
-            peer: peer.to_string(),
             tls: rec.result.tls.clone(),
             h2,
             sender,
@@ -394,13 +393,33 @@ impl Origin {
     fn of(t: &Target) -> Origin {
         Origin(t.scheme, t.host.to_ascii_lowercase(), t.port)
     }
+
+    /// True if a request to `t` may go over this connection (checked per request: no copy).
+    fn serves(&self, t: &Target) -> bool {
+        self.0 == t.scheme && self.2 == t.port && self.1.eq_ignore_ascii_case(&t.host)
+    }
+}
+
+/// Who a sample talks to, as messages name it: the host until an address is chosen.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Peer<'a> {
+    Host(&'a str),
+    Addr(SocketAddr),
+}
+
+impl std::fmt::Display for Peer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Host(h) => f.write_str(h),
+            Peer::Addr(a) => write!(f, "{a}"),
+        }
+    }
 }
 
 /// An open connection kept between samples to one origin (HTTP keep-alive).
 pub struct Kept {
     origin: Origin,
     remote: SocketAddr,
-    peer: String,
     tls: Option<TlsInfo>,
     h2: bool,
     sender: http::Sender,
@@ -423,11 +442,10 @@ fn family_allows(family: IpFamily, ip: IpAddr) -> bool {
     }
 }
 
-fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+fn header(headers: &::http::HeaderMap, name: &str) -> Option<String> {
     headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// "2s", "1.5s", "250ms": how a limit reads in a message.
@@ -444,25 +462,25 @@ fn human(d: Duration) -> String {
 }
 
 /// Collects a sample's result as it goes, so that a timeout or a stop keeps what was measured.
-struct Recorder {
+struct Recorder<'a> {
     result: ProbeResult,
     phase: Phase,
     phase_start: Instant,
-    host: String,
-    peer: String,
+    host: &'a str,
+    peer: Peer<'a>,
     stamps: Option<SharedStamps>,
     progress: Progress,
     failure: Option<Instant>,
 }
 
-impl Recorder {
-    fn new(target: &Target) -> Recorder {
+impl<'a> Recorder<'a> {
+    fn new(target: &'a Target) -> Recorder<'a> {
         Recorder {
-            result: ProbeResult::new(&target.display),
+            result: ProbeResult::new(target.display.clone()),
             phase: Phase::Dns,
             phase_start: Instant::now(),
-            host: target.host.clone(),
-            peer: target.host.clone(),
+            host: &target.host,
+            peer: Peer::Host(&target.host),
             stamps: None,
             progress: Progress::default(),
             failure: None,

@@ -1,6 +1,7 @@
 //! The result of one sample: phase durations, what answered, and what went wrong.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Which part of a sample failed. The names are the Lua contract's `error_kind` strings.
@@ -114,7 +115,7 @@ pub struct FailedAttempt {
 /// An earlier response in a followed redirect chain.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hop {
-    pub url: String,
+    pub url: Arc<str>,
     pub status: u16,
     pub remote: Option<SocketAddr>,
     pub phases: Phases,
@@ -124,9 +125,9 @@ pub struct Hop {
 #[derive(Clone, Debug)]
 pub struct ProbeResult {
     /// The URL as requested (with `http://` added when it had no scheme).
-    pub url: String,
+    pub url: Arc<str>,
     /// Where the last hop went, when redirects were followed.
-    pub final_url: String,
+    pub final_url: Arc<str>,
     /// Wall-clock time the sample started.
     pub start: SystemTime,
     pub phases: Phases,
@@ -140,7 +141,8 @@ pub struct ProbeResult {
     pub truncated: bool,
     /// The address connected to (or last tried).
     pub remote: Option<SocketAddr>,
-    pub headers: Vec<(String, String)>,
+    /// The response headers (names in lower case).
+    pub headers: http::HeaderMap,
     pub tls: Option<TlsInfo>,
     pub failed_attempts: Vec<FailedAttempt>,
     /// Earlier responses when redirects were followed, oldest first.
@@ -152,10 +154,10 @@ pub struct ProbeResult {
 
 impl ProbeResult {
     /// An empty result for `url` starting now.
-    pub fn new(url: &str) -> Self {
+    pub fn new(url: Arc<str>) -> Self {
         ProbeResult {
-            url: url.to_string(),
-            final_url: url.to_string(),
+            final_url: url.clone(),
+            url,
             start: SystemTime::now(),
             phases: Phases::default(),
             status: 0,
@@ -163,7 +165,7 @@ impl ProbeResult {
             size: 0,
             truncated: false,
             remote: None,
-            headers: Vec::new(),
+            headers: http::HeaderMap::new(),
             tls: None,
             failed_attempts: Vec::new(),
             redirects: Vec::new(),

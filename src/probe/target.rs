@@ -1,6 +1,9 @@
 //! Turning a URL string into where to connect and what to ask for.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::{HeaderValue, Uri};
 
 /// http or https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +23,14 @@ pub struct Target {
     pub path_and_query: String,
     /// Set when the host is an IP literal (no DNS needed).
     pub ip: Option<IpAddr>,
-    /// The URL as probed: the input with `http://` added when it had no scheme.
-    pub display: String,
+    /// The URL as probed: the input with `http://` added when it had no scheme. Shared by
+    /// every result of this target, not copied into each.
+    pub display: Arc<str>,
+    /// What HTTP/1.1 asks for (the path and query) and HTTP/2 (the absolute URL), and the
+    /// Host header: made once, cloned per request without copying.
+    pub(crate) origin_form: Uri,
+    pub(crate) absolute_form: Uri,
+    pub(crate) host_header: HeaderValue,
 }
 
 impl Target {
@@ -86,14 +95,34 @@ impl Target {
         } else {
             format!("/{path_and_query}")
         };
-        Ok(Target {
+        let mut target = Target {
             scheme,
             ip: host.parse().ok(),
             host,
             port,
             path_and_query,
-            display,
-        })
+            display: Arc::from(display.as_str()),
+            origin_form: Uri::from_static("/"),
+            absolute_form: Uri::from_static("/"),
+            host_header: HeaderValue::from_static(""),
+        };
+        let authority = target.authority();
+        target.origin_form = Uri::from_maybe_shared(target.path_and_query.clone())
+            .map_err(|e| format!("bad URL '{url}': {e}"))?;
+        let scheme = match scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        target.absolute_form =
+            Uri::from_maybe_shared(format!("{scheme}://{authority}{}", target.path_and_query))
+                .map_err(|e| format!("bad URL '{url}': {e}"))?;
+        target.host_header = HeaderValue::from_maybe_shared(authority).map_err(|_| {
+            format!(
+                "bad URL '{url}': host '{}' cannot be sent in a Host header",
+                target.host
+            )
+        })?;
+        Ok(target)
     }
 
     /// The `Host` header: the host, bracketed if IPv6, with the port when not the default.
@@ -145,7 +174,7 @@ mod tests {
         assert_eq!(t.scheme, Scheme::Http);
         assert_eq!(t.port, 80);
         assert_eq!(t.path_and_query, "/a?b=1");
-        assert_eq!(t.display, "http://example.com/a?b=1");
+        assert_eq!(&*t.display, "http://example.com/a?b=1");
     }
 
     #[test]
@@ -181,18 +210,14 @@ mod tests {
     #[test]
     fn redirects_resolve_absolute_relative_and_scheme_relative() {
         let t = Target::parse("http://a.test:8080/dir/page?x=1").unwrap();
-        assert_eq!(
-            t.join("/other").unwrap().display,
-            "http://a.test:8080/other"
-        );
-        assert_eq!(
-            t.join("next").unwrap().display,
-            "http://a.test:8080/dir/next"
-        );
-        assert_eq!(t.join("//b.test/").unwrap().display, "http://b.test/");
-        assert_eq!(
-            t.join("https://c.test/z").unwrap().display,
-            "https://c.test/z"
-        );
+        let joined = |l: &str| t.join(l).unwrap().display.to_string();
+        assert_eq!(joined("/other"), "http://a.test:8080/other");
+        assert_eq!(joined("next"), "http://a.test:8080/dir/next");
+        assert_eq!(joined("//b.test/"), "http://b.test/");
+        assert_eq!(joined("https://c.test/z"), "https://c.test/z");
+        let h = t.join("/x?y=1").unwrap();
+        assert_eq!(h.origin_form, "/x?y=1");
+        assert_eq!(h.absolute_form, "http://a.test:8080/x?y=1");
+        assert_eq!(h.host_header, "a.test:8080");
     }
 }
