@@ -94,8 +94,16 @@ pub async fn run(
     progress: Arc<Progress>,
     observe: Option<(Arc<crate::publish::metrics::Metrics>, String)>,
 ) -> Outcome {
-    // A load's own stop: the run's, or the end of the duration, or an abort.
+    // A load's own stop: the run's, or an abort. Workers watch this one alone (a request's
+    // select then polls one stop, not two).
     let done = Shutdown::new();
+    let relay = {
+        let done = done.clone();
+        io.first().spawn(async move {
+            stop.wait().await;
+            done.trigger();
+        })
+    };
     // Samples wait in a buffer per I/O thread until the collector takes them, ten times a
     // second: a worker never wakes another thread to hand over a sample.
     let buffers: Buffers = Arc::new((0..io.threads()).map(|_| Mutex::new(Vec::new())).collect());
@@ -114,7 +122,6 @@ pub async fn run(
                     spec: spec.clone(),
                     buffers: buffers.clone(),
                     thread,
-                    stop: stop.clone(),
                     done: done.clone(),
                     budget: budget.clone(),
                     progress: progress.clone(),
@@ -134,7 +141,6 @@ pub async fn run(
                 spec: spec.clone(),
                 buffers: buffers.clone(),
                 thread,
-                stop: stop.clone(),
                 done: done.clone(),
                 budget: budget.clone(),
                 progress: progress.clone(),
@@ -180,6 +186,7 @@ pub async fn run(
         }
     }
     take(&buffers, &mut stats);
+    relay.abort();
     Outcome {
         stats,
         dropped: progress.dropped.load(Ordering::Relaxed),
@@ -207,7 +214,6 @@ struct Worker {
     buffers: Buffers,
     /// The I/O thread this worker runs on, whose buffer it fills.
     thread: usize,
-    stop: Shutdown,
     done: Shutdown,
     budget: Arc<AtomicU64>,
     progress: Arc<Progress>,
@@ -218,7 +224,7 @@ struct Worker {
 impl Worker {
     /// True while requests may still start; takes one from the budget.
     fn may_start(&self) -> bool {
-        if self.stop.is_stopping() || self.done.is_stopping() {
+        if self.done.is_stopping() {
             return false;
         }
         if self
@@ -230,13 +236,6 @@ impl Worker {
         match self.spec.requests {
             Some(max) => self.budget.fetch_add(1, Ordering::Relaxed) < max,
             None => true,
-        }
-    }
-
-    async fn stopped(stop: Shutdown, done: Shutdown) {
-        tokio::select! {
-            _ = stop.wait() => {}
-            _ = done.wait() => {}
         }
     }
 
@@ -259,7 +258,7 @@ impl Worker {
         let mut kept: Option<Kept> = None;
         while self.may_start() {
             self.progress.started.fetch_add(1, Ordering::Relaxed);
-            let stop = Self::stopped(self.stop.clone(), self.done.clone());
+            let stop = self.done.wait();
             let r = if self.spec.reuse {
                 self.prober
                     .probe_kept(&self.spec.request, &mut kept, stop)
@@ -294,7 +293,7 @@ impl Worker {
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
-                _ = Self::stopped(this.stop.clone(), this.done.clone()) => break,
+                _ = this.done.wait() => break,
             }
             if !this.may_start() {
                 break;
@@ -310,7 +309,7 @@ impl Worker {
             next += 1;
             tasks.spawn_on(
                 async move {
-                    let stop = Self::stopped(w.stop.clone(), w.done.clone());
+                    let stop = w.done.wait();
                     let r = if w.spec.reuse {
                         let mut kept = pools[thread]
                             .lock()
