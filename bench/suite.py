@@ -453,18 +453,24 @@ def main():
             f"Command: `sudo bench/suite` (SECONDS_PER_RUN={SECS}), run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
             f"on {os.cpu_count()} cores ({os.uname().release}); tools and nginx share these cores, inside the "
             "network namespace of bench/testbed. Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
-    body = []
-    for q, fn in ((1, q1), (2, q2), (3, q3), (4, q4), (5, q5), (6, q6)):
-        if q in QUESTIONS:
-            body += fn()
-    section = "\n".join(head + body)
     path = os.path.join(ROOT, "bench", "RESULTS.md")
     text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
     marker = "## Benchmark suite"
     start = text.find(marker)
+    # The suite's section runs to the next section that is not one of its own.
+    nxt = text.find("\n## Phase accuracy", start) if start >= 0 else -1
+    old = text[start:nxt if nxt >= 0 else len(text)] if start >= 0 else ""
+    kept = {int(m.group(1)): [l for l in m.group(0).rstrip("\n").split("\n") if not l.startswith("(Question ")]
+            for m in re.finditer(r"^## (\d)\. .*?(?=^## |\Z)", old, re.M | re.S)}
+    body = []
+    for q, fn in ((1, q1), (2, q2), (3, q3), (4, q4), (5, q5), (6, q6)):
+        if q in QUESTIONS:
+            body += fn()
+        elif q in kept:
+            # A partial run leaves the other questions' tables as their own run made them.
+            body += kept[q] + ["", f"(Question {q} is from an earlier run than the header's.)", ""]
+    section = "\n".join(head + body)
     if start >= 0:
-        # The suite's section runs to the next section that is not one of its own.
-        nxt = text.find("\n## Phase accuracy", start)
         text = text[:start] + section + ("\n" + text[nxt + 1:] if nxt >= 0 else "\n")
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
