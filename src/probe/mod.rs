@@ -51,6 +51,9 @@ enum Phase {
 
 impl Prober {
     pub fn new() -> Prober {
+        // Before the first probe: the kernel turns receive timestamps on a moment after asking,
+        // and a response that arrived meanwhile would carry the time it was read.
+        wire_time::keep_timestamping_on();
         Prober::default()
     }
 
