@@ -6,7 +6,7 @@ PREFIX ?= /usr/local
 IMAGE ?= perftest
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: all build release run test test-deps lint fmt install docker bench-accuracy clean
+.PHONY: all build release run test test-deps lint fmt install docker bench-accuracy bench clean
 
 all: build
 
@@ -48,6 +48,10 @@ docker:
 # Phase accuracy against injected delays, side by side with curl (root: network namespace).
 bench-accuracy:
 	./bench/accuracy
+
+# The benchmark suite against curl, wrk, hey, oha and k6 (root; about 25 minutes).
+bench:
+	./bench/suite
 
 clean:
 	$(CARGO) clean
