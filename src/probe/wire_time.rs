@@ -127,6 +127,29 @@ fn recv_stamped_from(
     Ok((n as usize, stamp))
 }
 
+/// The monotonic and the wall clock read at one moment. Read one after the other, a thread
+/// preempted between the two readings would shift every arrival it converts by the pause:
+/// under a thousand probes in flight a First phase read below the server's own hold. So the
+/// wall reading is bracketed by two monotonic ones and paired with their middle, retried
+/// when the bracket shows a pause.
+fn clock_pair() -> (Instant, SystemTime) {
+    let mut best = None;
+    for _ in 0..3 {
+        let before = Instant::now();
+        let wall = SystemTime::now();
+        let gap = before.elapsed();
+        let pair = (before + gap / 2, wall, gap);
+        if gap < Duration::from_micros(20) {
+            return (pair.0, pair.1);
+        }
+        if best.is_none_or(|(_, _, g)| gap < g) {
+            best = Some(pair);
+        }
+    }
+    best.map(|(at, wall, _)| (at, wall))
+        .unwrap_or_else(|| (Instant::now(), SystemTime::now()))
+}
+
 /// A kernel receive time as an `Instant`: the read's own instant minus how long ago, by the
 /// wall clock, the data arrived. A nonsensical gap (clock stepped) falls back to the read.
 fn arrival(kernel: Option<SystemTime>, read_at: Instant, read_wall: SystemTime) -> Instant {
@@ -169,7 +192,8 @@ impl StampedUdp {
                 recv_stamped_from(fd, slice, &mut from)
             }) {
                 Ok((n, kernel)) => {
-                    let at = arrival(kernel, Instant::now(), SystemTime::now());
+                    let (read_at, read_wall) = clock_pair();
+                    let at = arrival(kernel, read_at, read_wall);
                     let mut last = self.last_answer.lock().unwrap_or_else(|p| p.into_inner());
                     *last = Some(last.map_or(at, |prev| prev.max(at)));
                     let addr = sockaddr_to_std(&from).ok_or_else(|| {
@@ -277,7 +301,7 @@ impl AsyncRead for StampedTcp {
                             Err::<(), _>(io::ErrorKind::WouldBlock.into())
                         });
                     }
-                    let (read_at, read_wall) = (Instant::now(), SystemTime::now());
+                    let (read_at, read_wall) = clock_pair();
                     // SAFETY: the kernel initialised exactly n bytes of the unfilled part.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
