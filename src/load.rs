@@ -112,23 +112,23 @@ pub async fn run(
     let budget = Arc::new(AtomicU64::new(0));
     let spec = Arc::new(spec);
 
+    let worker = |thread| Worker {
+        prober: prober.clone(),
+        spec: spec.clone(),
+        buffers: buffers.clone(),
+        thread,
+        done: done.clone(),
+        budget: budget.clone(),
+        progress: progress.clone(),
+        deadline,
+        observe: observe.clone(),
+    };
     let mut workers = Vec::new();
     match spec.model {
         Model::Closed { concurrency } => {
             for _ in 0..concurrency.max(1) {
                 let thread = io.next_thread();
-                let ctx = Worker {
-                    prober: prober.clone(),
-                    spec: spec.clone(),
-                    buffers: buffers.clone(),
-                    thread,
-                    done: done.clone(),
-                    budget: budget.clone(),
-                    progress: progress.clone(),
-                    deadline,
-                    observe: observe.clone(),
-                };
-                workers.push(io.spawn_on(thread, ctx.closed_loop()));
+                workers.push(io.spawn_on(thread, worker(thread).closed_loop()));
             }
         }
         Model::Open {
@@ -136,20 +136,12 @@ pub async fn run(
             max_in_flight,
         } => {
             let thread = io.next_thread();
-            let ctx = Worker {
-                prober: prober.clone(),
-                spec: spec.clone(),
-                buffers: buffers.clone(),
-                thread,
-                done: done.clone(),
-                budget: budget.clone(),
-                progress: progress.clone(),
-                deadline,
-                observe: observe.clone(),
-            };
             let handles: Vec<tokio::runtime::Handle> =
                 (0..io.threads()).map(|i| io.handle(i).clone()).collect();
-            workers.push(io.spawn_on(thread, ctx.open_loop(rate, max_in_flight, handles)));
+            workers.push(io.spawn_on(
+                thread,
+                worker(thread).open_loop(rate, max_in_flight, handles),
+            ));
         }
     }
 

@@ -9,7 +9,7 @@ use crate::stats::{Agg, Scope, Stats, TRENDS};
 use crate::thresholds::Threshold;
 
 /// The aggregations a summary shows, in order.
-const COLUMNS: [(&str, Agg); 7] = [
+pub const COLUMNS: [(&str, Agg); 7] = [
     ("avg", Agg::Avg),
     ("min", Agg::Min),
     ("med", Agg::Med),
@@ -19,11 +19,23 @@ const COLUMNS: [(&str, Agg); 7] = [
     ("max", Agg::Max),
 ];
 
-/// A threshold's verdict, for the summary.
-pub struct Verdict<'a> {
-    pub threshold: &'a Threshold,
+/// A threshold's verdict: the value measured and whether it passed.
+pub struct Verdict {
+    pub threshold: Threshold,
     pub value: Option<f64>,
     pub pass: bool,
+}
+
+impl Verdict {
+    /// Evaluates `threshold` over `stats` at `now`.
+    pub fn of(threshold: &Threshold, stats: &Stats, scope: Scope, now: f64) -> Verdict {
+        let (value, pass) = threshold.evaluate(stats, scope, now);
+        Verdict {
+            threshold: threshold.clone(),
+            value,
+            pass,
+        }
+    }
 }
 
 fn paint(color: bool, style: Style, text: &str) -> String {
@@ -58,13 +70,7 @@ pub fn number(v: f64) -> String {
 }
 
 /// The summary of `stats` over `scope`, with the threshold verdicts.
-pub fn render(
-    stats: &Stats,
-    scope: Scope,
-    now: f64,
-    verdicts: &[Verdict<'_>],
-    color: bool,
-) -> String {
+pub fn render(stats: &Stats, scope: Scope, now: f64, verdicts: &[Verdict], color: bool) -> String {
     let mut out = String::new();
     let bold = Style::new().bold();
     let dim = Style::new().dimmed();
@@ -190,16 +196,11 @@ mod tests {
             ..Sample::default()
         });
         let t = Threshold::parse("total", "p(95) < 15", false).unwrap();
-        let (value, pass) = t.evaluate(&s, Scope::Run, 10.0);
         let text = render(
             &s,
             Scope::Run,
             10.0,
-            &[Verdict {
-                threshold: &t,
-                value,
-                pass,
-            }],
+            &[Verdict::of(&t, &s, Scope::Run, 10.0)],
             false,
         );
         assert!(text.starts_with("█ https://x.test/\n"), "{text}");

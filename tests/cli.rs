@@ -178,11 +178,7 @@ fn each_failure_kind_prints_500_its_reason_and_goes_on() {
     let plain = Target::http();
     let tls = Target::https(&pki);
     let dns = DnsServer::start(Duration::ZERO, &[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let dns_server = dns.addr.to_string();
     let cases = [
         (format!("http://127.0.0.1:{port}/"), "connect 127.0.0.1:"),
@@ -236,11 +232,7 @@ fn each_failure_kind_prints_500_its_reason_and_goes_on() {
 
 #[test]
 fn failures_stop_a_loop_after_f() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}/");
     let (code, out, err) = run(&["-n", "10", "-d", "0", "-f", "3", &url]);
     assert_eq!(code, 0);
@@ -254,11 +246,7 @@ fn failures_stop_a_loop_after_f() {
 #[test]
 fn averages_count_only_successful_samples() {
     let t = Target::http();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     // One URL that fails, one that works: each keeps its own count and summary.
     let good = t.url("/page?size=100");
     let bad = format!("http://127.0.0.1:{port}/");

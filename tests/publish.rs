@@ -30,6 +30,18 @@ fn env_of<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
     pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// perftest with `args`, publishing to `moto` every `interval` seconds from Oslo, output piped.
+fn publishing(moto: &Moto, args: &[&str], interval: &str) -> std::process::Command {
+    let mut cmd = perftest();
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .envs(moto.env())
+        .env("PERFTEST_CW_INTERVAL", interval)
+        .env("REP_LOCATION", "Oslo,NO");
+    cmd
+}
+
 #[test]
 fn dash_c_publishes_every_sample_with_the_classic_names() {
     let moto = Moto::start();
@@ -80,15 +92,10 @@ fn dash_c_publishes_every_sample_with_the_classic_names() {
 fn a_scenario_chooses_namespace_metrics_dimensions_and_resolution() {
     let moto = Moto::start();
     let t = Target::http();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = temp_dir("cw");
-    let script = dir.join("publish.lua");
-    std::fs::write(
-        &script,
+    let port = common::free_port();
+    let script = common::write_temp(
+        "cw",
+        "publish.lua",
         format!(
             r#"
 local cw = perftest.cloudwatch {{
@@ -101,8 +108,7 @@ cw:put("Custom", 7, {{ unit = "Count", dimensions = {{ Service = "api" }} }})
 "#,
             t.url("/page?ttfb=20")
         ),
-    )
-    .unwrap();
+    );
     let (code, _, err) = run_env(
         &["-v", "run", script.to_str().unwrap()],
         &env_of(&moto.env()),
@@ -149,18 +155,11 @@ fn cloudwatch_going_away_mid_run_loses_nothing() {
     let port = moto.port;
     let t = Target::http();
     let url = t.url("/page");
-    let mut cmd = perftest();
     // The publisher sends every second; CloudWatch disappears before the first send and comes
     // back 2.5 s later, while samples keep coming.
-    cmd.args(["-n", "40", "-d", "0.1", "-c", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
-    cmd.env("PERFTEST_CW_INTERVAL", "1")
-        .env("REP_LOCATION", "Oslo,NO");
-    let mut child = cmd.spawn().unwrap();
+    let mut child = publishing(&moto, &["-n", "40", "-d", "0.1", "-c", &url], "1")
+        .spawn()
+        .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut header = String::new();
     stdout.read_line(&mut header).unwrap();
@@ -197,17 +196,10 @@ fn sigterm_flushes_what_is_buffered() {
     let moto = Moto::start();
     let t = Target::http();
     let url = t.url("/page");
-    let mut cmd = perftest();
     // Sends would wait a minute: only the flush at SIGTERM can deliver them.
-    cmd.args(["-n", "0", "-d", "0.1", "-c", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in moto.env() {
-        cmd.env(k, v);
-    }
-    cmd.env("PERFTEST_CW_INTERVAL", "60")
-        .env("REP_LOCATION", "Oslo,NO");
-    let child = cmd.spawn().unwrap();
+    let child = publishing(&moto, &["-n", "0", "-d", "0.1", "-c", &url], "60")
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -309,14 +301,7 @@ fn a_failing_webhook_is_retried_and_what_it_drops_is_counted() {
     );
 
     // Nobody listening: the samples still print on time, the loss is reported.
-    let dead = format!(
-        "http://127.0.0.1:{}/h",
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    );
+    let dead = format!("http://127.0.0.1:{}/h", common::free_port());
     let started = Instant::now();
     let (code, out, err) = run_env(
         &["-n", "3", "-d", "0", "-W", &dead, &t.url("/page")],

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::target::Target;
-use common::{perftest, run, run_env, temp_dir};
+use common::{perftest, run, run_env};
 
 fn json_lines(out: &str) -> Vec<serde_json::Value> {
     out.lines()
@@ -52,11 +52,7 @@ fn slo_passes_with_exit_0_and_fails_with_exit_99() {
 
 #[test]
 fn slo_counts_failures_against_the_error_rate() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let (code, out, err) = run(&[
         "run",
         "slo",
@@ -264,21 +260,15 @@ fn load_stops_on_sigint_with_its_summary() {
 #[test]
 fn monitor_reports_a_target_failing_its_rolling_thresholds() {
     let t = Target::http();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = temp_dir("monitor");
-    let targets = dir.join("targets.lua");
-    std::fs::write(
-        &targets,
+    let port = common::free_port();
+    let targets = common::write_temp(
+        "monitor",
+        "targets.lua",
         format!(
             "return {{ {{ url = \"{}\", thresholds = {{ total = {{\"p(95) < 1000\"}} }} }} }}\n",
             t.url("/page?size=5")
         ),
-    )
-    .unwrap();
+    );
     let down = format!("http://127.0.0.1:{port}/");
     let (code, out, err) = run(&[
         "run",
@@ -318,13 +308,11 @@ fn monitor_reports_a_target_failing_its_rolling_thresholds() {
 #[test]
 fn monitor_reads_a_plain_list_of_urls() {
     let t = Target::http();
-    let dir = temp_dir("monitor-list");
-    let list = dir.join("urls.txt");
-    std::fs::write(
-        &list,
+    let list = common::write_temp(
+        "monitor-list",
+        "urls.txt",
         format!("# comment\n{}\n\n{}\n", t.url("/page?a"), t.url("/page?b")),
-    )
-    .unwrap();
+    );
     let (code, out, err) = run(&[
         "run",
         "monitor",
@@ -438,9 +426,11 @@ fn the_repl_waits_for_probes_and_keeps_spawned_tasks_running() {
 
 #[test]
 fn every_api_name_has_a_type_definition() {
-    let dir = temp_dir("defs");
-    let script = dir.join("names.lua");
-    std::fs::write(&script, "local n = {}\nfor k in pairs(perftest) do n[#n + 1] = k end\ntable.sort(n)\nprint(table.concat(n, ' '))\n").unwrap();
+    let script = common::write_temp(
+        "defs",
+        "names.lua",
+        "local n = {}\nfor k in pairs(perftest) do n[#n + 1] = k end\ntable.sort(n)\nprint(table.concat(n, ' '))\n",
+    );
     let (code, out, err) = run(&["run", script.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let defs = include_str!("../stdlib/perftest.d.lua");
@@ -459,13 +449,11 @@ fn every_api_name_has_a_type_definition() {
 
 #[test]
 fn a_script_over_its_memory_limit_stops_with_a_clear_error() {
-    let dir = temp_dir("mem");
-    let script = dir.join("hog.lua");
-    std::fs::write(
-        &script,
+    let script = common::write_temp(
+        "mem",
+        "hog.lua",
         "local t = {}\nfor i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end\n",
-    )
-    .unwrap();
+    );
     let (code, _, err) = run_env(
         &["run", script.to_str().unwrap()],
         &[("PERFTEST_LUA_MEMORY_MB", "16")],

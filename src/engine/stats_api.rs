@@ -193,15 +193,12 @@ impl LuaStats {
         Ok(self.state.borrow().stats.aggregate(t, &agg, self.scope()))
     }
 
-    fn verdicts(&self) -> Vec<(Threshold, Option<f64>, bool)> {
+    fn verdicts(&self) -> Vec<Verdict> {
         let st = self.state.borrow();
         let (scope, t) = (self.scope(), now());
         st.thresholds
             .iter()
-            .map(|th| {
-                let (v, pass) = th.evaluate(&st.stats, scope, t);
-                (th.clone(), v, pass)
-            })
+            .map(|th| Verdict::of(th, &st.stats, scope, t))
             .collect()
     }
 }
@@ -318,12 +315,12 @@ impl UserData for LuaStats {
         // Each threshold: {metric, expr, value, pass}.
         m.add_method("check", |lua, this, ()| {
             let list = lua.create_table()?;
-            for (th, value, pass) in this.verdicts() {
+            for v in this.verdicts() {
                 let t = lua.create_table()?;
-                t.set("metric", th.metric.as_str())?;
-                t.set("expr", th.expr.as_str())?;
-                t.set("value", value)?;
-                t.set("pass", pass)?;
+                t.set("metric", v.threshold.metric.as_str())?;
+                t.set("expr", v.threshold.expr.as_str())?;
+                t.set("value", v.value)?;
+                t.set("pass", v.pass)?;
                 list.push(t)?;
             }
             Ok(list)
@@ -342,25 +339,17 @@ impl UserData for LuaStats {
             if !this.windowed {
                 this.state.borrow_mut().reported = true;
             }
-            if verdicts.iter().any(|(_, _, pass)| !pass)
+            if verdicts.iter().any(|v| !v.pass)
                 && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
             {
                 ctx.thresholds_failed.set(true);
             }
             let st = this.state.borrow();
-            let shown: Vec<Verdict<'_>> = verdicts
-                .iter()
-                .map(|(threshold, value, pass)| Verdict {
-                    threshold,
-                    value: *value,
-                    pass: *pass,
-                })
-                .collect();
             Ok(summary::render(
                 &st.stats,
                 this.scope(),
                 now(),
-                &shown,
+                &verdicts,
                 color,
             ))
         });
@@ -379,17 +368,11 @@ impl UserData for LuaStats {
             t.set("statuses", lua.create_table_from(s.statuses(scope))?)?;
             for (i, name) in TRENDS.iter().enumerate() {
                 let p = lua.create_table()?;
-                for (key, agg) in [
-                    ("avg", Agg::Avg),
-                    ("min", Agg::Min),
-                    ("med", Agg::Med),
-                    ("p90", Agg::P(90.0)),
-                    ("p95", Agg::P(95.0)),
-                    ("p99", Agg::P(99.0)),
-                    ("max", Agg::Max),
-                    ("stddev", Agg::Stddev),
-                ] {
-                    p.set(key, s.aggregate(i, &agg, scope))?;
+                for (key, agg) in summary::COLUMNS
+                    .iter()
+                    .chain([("stddev", Agg::Stddev)].iter())
+                {
+                    p.set(*key, s.aggregate(i, agg, scope))?;
                 }
                 t.set(*name, p)?;
             }
@@ -419,26 +402,15 @@ pub fn report_unreported(ctx: &Ctx) {
             continue;
         }
         let t = now();
-        let verdicts: Vec<(Threshold, Option<f64>, bool)> = st
+        let verdicts: Vec<Verdict> = st
             .thresholds
             .iter()
-            .map(|th| {
-                let (v, p) = th.evaluate(&st.stats, Scope::Run, t);
-                (th.clone(), v, p)
-            })
+            .map(|th| Verdict::of(th, &st.stats, Scope::Run, t))
             .collect();
-        if verdicts.iter().any(|(_, _, p)| !p) {
+        if verdicts.iter().any(|v| !v.pass) {
             ctx.thresholds_failed.set(true);
         }
-        let shown: Vec<Verdict<'_>> = verdicts
-            .iter()
-            .map(|(threshold, value, pass)| Verdict {
-                threshold,
-                value: *value,
-                pass: *pass,
-            })
-            .collect();
-        let text = summary::render(&st.stats, Scope::Run, t, &shown, color);
+        let text = summary::render(&st.stats, Scope::Run, t, &verdicts, color);
         let _ = ctx.out.write(text.as_bytes());
     }
 }

@@ -89,37 +89,59 @@ where
             .handshake(io)
             .await
             .map_err(|e| failure(&e, peer, progress))?;
-        let mut sender = Sender::H2(sender);
-        if keep {
-            let driver = tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            send_and_read(&mut sender, request, req.max_body, peer, progress).await?;
-            return Ok(Some((sender, driver)));
-        }
-        drive(
+        over(
             conn,
-            send_and_read(&mut sender, request, req.max_body, peer, progress),
+            Sender::H2(sender),
+            keep,
+            request,
+            req.max_body,
+            peer,
+            progress,
         )
-        .await?;
+        .await
     } else {
         let (sender, conn) = hyper::client::conn::http1::handshake(io)
             .await
             .map_err(|e| failure(&e, peer, progress))?;
-        let mut sender = Sender::H1(sender);
-        if keep {
-            let driver = tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            send_and_read(&mut sender, request, req.max_body, peer, progress).await?;
-            return Ok(Some((sender, driver)));
-        }
-        drive(
+        over(
             conn,
-            send_and_read(&mut sender, request, req.max_body, peer, progress),
+            Sender::H1(sender),
+            keep,
+            request,
+            req.max_body,
+            peer,
+            progress,
         )
-        .await?;
+        .await
     }
+}
+
+/// Sends `request` over a connection just set up, which `conn` drives: in this task, or with
+/// `keep` in a task of its own so that the sender outlives the exchange.
+async fn over<C>(
+    conn: C,
+    mut sender: Sender,
+    keep: bool,
+    request: Request<Full<Bytes>>,
+    max_body: Option<u64>,
+    peer: &Peer<'_>,
+    progress: &mut Progress,
+) -> Result<Option<(Sender, tokio::task::JoinHandle<()>)>, ProbeError>
+where
+    C: Future<Output = Result<(), hyper::Error>> + Send + 'static,
+{
+    if keep {
+        let driver = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        send_and_read(&mut sender, request, max_body, peer, progress).await?;
+        return Ok(Some((sender, driver)));
+    }
+    drive(
+        conn,
+        send_and_read(&mut sender, request, max_body, peer, progress),
+    )
+    .await?;
     Ok(None)
 }
 

@@ -32,11 +32,16 @@ use wire_time::StampedTcp;
 
 /// Runs samples. One per process, shared by every task; everything in it is built on first use
 /// so that a run that never needs DNS or TLS never pays for them.
-#[derive(Default)]
 pub struct Prober {
     system_dns: OnceLock<Result<Arc<Dns>, String>>,
     custom_dns: Mutex<HashMap<SocketAddr, Arc<Dns>>>,
     tls: tls::TlsConfigs,
+}
+
+impl Default for Prober {
+    fn default() -> Prober {
+        Prober::new()
+    }
 }
 
 /// Where a sample is, for partial timings and for messages.
@@ -50,11 +55,16 @@ enum Phase {
 }
 
 impl Prober {
+    /// A prober; the kernel's receive timestamps are switched on for the process from here.
     pub fn new() -> Prober {
         // Before the first probe: the kernel turns receive timestamps on a moment after asking,
         // and a response that arrived meanwhile would carry the time it was read.
         wire_time::keep_timestamping_on();
-        Prober::default()
+        Prober {
+            system_dns: OnceLock::new(),
+            custom_dns: Mutex::default(),
+            tls: tls::TlsConfigs::default(),
+        }
     }
 
     /// Probes `req` to the end (or its timeout).

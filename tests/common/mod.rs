@@ -14,6 +14,22 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// A port on 127.0.0.1 that nothing listens on (bound, then released): connections are refused.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes `contents` to a file `name` in a fresh directory; returns its path.
+pub fn write_temp(tag: &str, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = temp_dir(tag).join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
 /// The perftest binary under test.
 pub fn perftest() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_perftest"));

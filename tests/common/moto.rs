@@ -23,18 +23,10 @@ fn moto_server() -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Moto {
     /// Starts moto on a free port and waits until it answers.
     pub fn start() -> Moto {
-        Self::start_on(free_port())
+        Self::start_on(super::free_port())
     }
 
     /// Starts moto on `port` (to bring it back after a stop).
