@@ -4,6 +4,7 @@
 //! delivered is counted.
 
 pub mod cloudwatch;
+pub mod histogram;
 pub mod http;
 pub mod metrics;
 pub mod notify;
