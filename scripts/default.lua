@@ -3,9 +3,9 @@
 -- row per sample (JSON with -j).
 --
 -- perftest [-n N] [-d S] [-f N] [-j] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2]
---          [-c] [-W URL] [-A MS] [-M S] [-p PORT | --listen ADDR] URL...
+--          [-c] [-W URL] [-A MS] [-M S] [-p PORT | --listen ADDR] [--remote-write URL] URL...
 -- Environment: PERFTEST_URL, PERFTEST_LIMIT, PERFTEST_DELAY, REP_LOCATION (REP_CITY, REP_COUNTRY),
--- HTTP_JSON_WEBHOOK, RESPONSE_THRESHOLD, PERFTEST_LISTEN_PORT, AWS_*, TWILIO_*.
+-- HTTP_JSON_WEBHOOK, RESPONSE_THRESHOLD, PERFTEST_LISTEN_PORT, PERFTEST_REMOTE_WRITE, AWS_*, TWILIO_*.
 -- Run as `perftest run default ARGS...` it parses the same flags from its arguments.
 local perftest = require "perftest"
 local classic = require "perftest.classic"
@@ -110,6 +110,16 @@ if args.listen or port then
   local ok, addr = pcall(perftest.serve, args.listen and { listen = args.listen } or { port = port })
   if not ok then usage_error(reason(addr)) end
   note("serving /memstats, /metrics and /healthz on http://%s", addr)
+end
+
+-- --remote-write / PERFTEST_REMOTE_WRITE: the same series pushed to a Prometheus every
+-- PERFTEST_RW_INTERVAL seconds (default 15).
+local rw_url, rw_env = flag_or_env("-remote-write", args.remote_write, "PERFTEST_REMOTE_WRITE")
+rw_url = rw_url or rw_env
+if rw_url then
+  local ok, rw = pcall(perftest.remote_write, { url = rw_url, interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "") })
+  if not ok then usage_error(reason(rw)) end
+  note("pushing /metrics' series to %s", tostring(rw):gsub("^remote write ", ""))
 end
 
 -- -c: every sample to CloudWatch, as the classic tool published it (namespace "Http Perf Demo",

@@ -28,6 +28,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { "n", "count", "N", "stop after N samples of each target (0: until stopped)", type = "int", default = 0 },
     { "j", "json", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
+    { nil, "remote-write", "URL", "push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)", type = "string" },
   },
 })
 
@@ -66,6 +67,13 @@ if args.targets then
   end
 end
 if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give URLs or --targets FILE (see --help)") end
+
+-- --remote-write: what /metrics would serve, pushed (every PERFTEST_RW_INTERVAL seconds, 15).
+local rw_url = args["remote-write"] or args.remote_write or perftest.env("PERFTEST_REMOTE_WRITE")
+if rw_url and rw_url ~= "" then
+  local ok, err = pcall(perftest.remote_write, { url = rw_url, interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "") })
+  if not ok then perftest.exit(2, "perftest run monitor: " .. tostring(err):gsub("^[^:]*:%d+: ", "")) end
+end
 
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 

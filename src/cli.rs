@@ -143,6 +143,10 @@ pub struct Classic {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 
+    /// Push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)
+    #[arg(long = "remote-write", value_name = "URL")]
+    pub remote_write: Option<String>,
+
     /// Quiet: no notes on stderr (rows, summaries and errors still print)
     #[arg(short = 'q', global = true)]
     pub quiet: bool,
@@ -222,6 +226,7 @@ impl Classic {
             (self.alert_every.is_some(), "-M"),
             (self.port.is_some(), "-p"),
             (self.listen.is_some(), "--listen"),
+            (self.remote_write.is_some(), "--remote-write"),
             (self.insecure, "-k"),
             (self.follow, "-L"),
             (self.cacert.is_some(), "--cacert"),

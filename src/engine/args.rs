@@ -17,6 +17,7 @@ pub fn classic_table(lua: &Lua, c: &Classic) -> mlua::Result<Table> {
     t.set("M", c.alert_every)?;
     t.set("p", c.port)?;
     t.set("listen", c.listen.clone())?;
+    t.set("remote_write", c.remote_write.clone())?;
     t.set("verbose", c.verbosity())?;
     t.set("insecure", c.insecure)?;
     t.set("follow", c.follow)?;

@@ -7,6 +7,7 @@ pub(crate) mod convert;
 mod errors;
 mod load_api;
 mod publish_api;
+mod remote_write_api;
 pub mod repl;
 pub mod scripts;
 mod stats_api;
@@ -36,7 +37,7 @@ pub struct Ctx {
     pub verbosity: u8,
     /// What the web server shows: probes done, tasks alive, the Lua heap, publishers.
     pub figures: Arc<crate::figures::Figures>,
-    /// Every sample is recorded here once the web server runs.
+    /// Every sample is recorded here once the web server or a remote write runs.
     pub metrics: std::cell::OnceCell<Arc<crate::publish::metrics::Metrics>>,
     publishers: publish_api::Publishers,
     /// A threshold failed (the exit code will be 99, as k6's).
@@ -128,6 +129,7 @@ pub fn new_lua(
     stats_api::install(&lua, &native, ctx)?;
     load_api::install(&lua, &native, ctx)?;
     publish_api::install(&lua, &native, ctx)?;
+    remote_write_api::install(&lua, &native, ctx)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")

@@ -26,6 +26,8 @@ pub struct Publishers {
     cloudwatch: std::cell::RefCell<Vec<Arc<CloudWatch>>>,
     webhooks: std::cell::RefCell<Vec<Arc<Webhook>>>,
     notifier: std::cell::OnceCell<Arc<Notifier>>,
+    pub(super) remote_writes: std::cell::RefCell<Vec<Arc<crate::publish::remote_write::RemoteWrite>>>,
+    serving: std::cell::Cell<bool>,
 }
 
 /// How long the end of a run waits for publishers (PERFTEST_FLUSH_SECONDS, default 10).
@@ -41,6 +43,7 @@ fn flush_window() -> Duration {
 /// Flushes every publisher; reports what could not be delivered (always) and what was (-v).
 pub async fn finish(ctx: &Ctx) {
     let within = flush_window();
+    super::remote_write_api::finish(ctx, within).await;
     let cws: Vec<Arc<CloudWatch>> = ctx.publishers.cloudwatch.borrow().clone();
     for cw in cws {
         let report = cw.flush(within).await;
@@ -558,8 +561,13 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
     })
 }
 
-/// `perftest.serve{port =, listen =}`: starts the web server once; returns the address bound.
+/// `perftest.serve{port =, listen =, buckets =}`: starts the web server once; returns the
+/// address bound.
 fn serve(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<String> {
+    let buckets = match &spec {
+        Value::Table(t) => super::remote_write_api::buckets(t.get("buckets")?, "perftest.serve")?,
+        _ => None,
+    };
     let addr: SocketAddr = match spec {
         Value::Integer(p) => SocketAddr::from((
             [0, 0, 0, 0],
@@ -592,22 +600,22 @@ fn serve(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<String> {
             )));
         }
     };
-    if ctx.metrics.get().is_some() {
+    if ctx.publishers.serving.get() {
         return Err(rt("perftest.serve: the web server is already running"));
     }
-    let metrics = Arc::new(crate::publish::metrics::Metrics::new(ctx.figures.clone()));
+    let metrics = super::remote_write_api::registry(ctx, buckets, "perftest.serve")?;
     let pages = Arc::new(crate::serve::Pages {
         figures: ctx.figures.clone(),
         metrics: metrics.clone(),
     });
     let bound = crate::serve::start(addr, pages, ctx.io.first())
         .map_err(|e| rt(format!("perftest.serve: cannot listen on {addr}: {e}")))?;
-    let _ = ctx.metrics.set(metrics);
+    ctx.publishers.serving.set(true);
     Ok(bound.to_string())
 }
 
 /// The value as Lua, or nil and the reason (the prelude raises it at the caller's line).
-fn or_reason<T: mlua::IntoLua>(
+pub(super) fn or_reason<T: mlua::IntoLua>(
     lua: &Lua,
     r: mlua::Result<T>,
 ) -> mlua::Result<(Value, Option<String>)> {

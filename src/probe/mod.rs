@@ -245,6 +245,7 @@ impl Prober {
                     Some(at) if at >= started => (at - started).min(returned),
                     _ => returned,
                 };
+                rec.result.looked_up = true;
                 &looked_up
             }
         };

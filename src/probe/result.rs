@@ -102,6 +102,8 @@ pub struct TlsInfo {
     /// The protocol the server chose by ALPN ("h2", "http/1.1"), if any.
     pub alpn: Option<String>,
     pub cert: Option<CertInfo>,
+    /// The earliest expiry among the certificates the server sent, seconds since the epoch.
+    pub earliest_expiry: Option<i64>,
 }
 
 /// A connection attempt that failed before another address answered.
@@ -149,6 +151,8 @@ pub struct ProbeResult {
     pub redirects: Vec<Hop>,
     /// Sent over a connection kept from an earlier sample (DNS, TCP and TLS are 0).
     pub reused: bool,
+    /// A name lookup ran (not for an IP literal, a pinned address or a kept connection).
+    pub looked_up: bool,
     pub error: Option<ProbeError>,
 }
 
@@ -170,6 +174,7 @@ impl ProbeResult {
             failed_attempts: Vec::new(),
             redirects: Vec::new(),
             reused: false,
+            looked_up: false,
             error: None,
         }
     }

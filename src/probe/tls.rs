@@ -204,15 +204,19 @@ pub fn info<S>(stream: &TlsStream<S>) -> TlsInfo {
     let alpn = conn
         .alpn_protocol()
         .map(|p| String::from_utf8_lossy(p).into_owned());
-    let cert = conn
-        .peer_certificates()
-        .and_then(|chain| chain.first())
-        .and_then(|der| cert_info(der));
+    let chain = conn.peer_certificates().unwrap_or_default();
+    let cert = chain.first().and_then(|der| cert_info(der));
+    let earliest_expiry = chain
+        .iter()
+        .filter_map(|der| x509_parser::parse_x509_certificate(der.as_ref()).ok())
+        .map(|(_, c)| c.validity().not_after.timestamp())
+        .min();
     TlsInfo {
         version,
         cipher,
         alpn,
         cert,
+        earliest_expiry,
     }
 }
 

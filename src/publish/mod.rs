@@ -9,4 +9,5 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod queue;
+pub mod remote_write;
 pub mod webhook;

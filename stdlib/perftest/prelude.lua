@@ -58,6 +58,13 @@ function perftest.serve(spec)
   return addr
 end
 
+--- Pushes the series /metrics serves to a Prometheus remote-write URL every `interval` seconds.
+function perftest.remote_write(spec)
+  local rw, err = native.remote_write(spec)
+  if err then error(err, 2) end
+  return rw
+end
+
 --- An alert rule (see perftest.alert in docs/lua-api.md); rule:observe(r) after each sample.
 function perftest.alert(spec)
   local ok, rule = pcall(require("perftest.alert").rule, spec)

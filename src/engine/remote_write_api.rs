@@ -1,0 +1,269 @@
+//! `perftest.remote_write{...}`: the script side of [`crate::publish::remote_write`], and the
+//! registry every sample is recorded in once the web server or a remote write runs (with the
+//! bucket layouts a scenario chose).
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+
+use super::Ctx;
+use crate::publish::histogram::Layout;
+use crate::publish::metrics::{Buckets, Metrics, PHASES};
+use crate::publish::remote_write::{Config, RemoteWrite};
+
+fn rt(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::runtime(msg.into())
+}
+
+/// The run's registry, made on first use with `buckets` (default: adaptive). `who` names the
+/// verb in an error.
+pub(super) fn registry(
+    ctx: &Rc<Ctx>,
+    buckets: Option<Buckets>,
+    who: &str,
+) -> mlua::Result<Arc<Metrics>> {
+    if let Some(m) = ctx.metrics.get() {
+        if buckets.as_ref().is_some_and(|b| b != m.buckets()) {
+            return Err(rt(format!(
+                "{who}: buckets are already set by an earlier perftest.serve or perftest.remote_write; give the same or none"
+            )));
+        }
+        return Ok(m.clone());
+    }
+    let m = Arc::new(Metrics::new(
+        ctx.figures.clone(),
+        buckets.unwrap_or_default(),
+    ));
+    let _ = ctx.metrics.set(m.clone());
+    Ok(m)
+}
+
+/// One layout: "adaptive", a list of boundaries in seconds, or {from =, to =, count =}.
+fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
+    let bad = |why: String| rt(format!("{what}: {why}"));
+    match v {
+        Value::String(s) if s.to_string_lossy() == "adaptive" => Ok(Layout::Adaptive),
+        Value::Table(t) if t.raw_len() > 0 => {
+            let bounds: Vec<f64> = t
+                .sequence_values::<f64>()
+                .collect::<mlua::Result<_>>()
+                .map_err(|_| bad("boundaries are numbers of seconds".into()))?;
+            Layout::fixed(bounds).map_err(bad)
+        }
+        Value::Table(t) => {
+            let (from, to, count) = (
+                t.get::<Option<f64>>("from")?,
+                t.get::<Option<f64>>("to")?,
+                t.get::<Option<usize>>("count")?,
+            );
+            match (from, to, count) {
+                (Some(f), Some(t), Some(c)) => Layout::log_spaced(f, t, c).map_err(bad),
+                _ => Err(bad(
+                    "give \"adaptive\", a list of seconds, or {from =, to =, count =}".into(),
+                )),
+            }
+        }
+        other => Err(bad(format!(
+            "give \"adaptive\", a list of seconds, or {{from =, to =, count =}}, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `buckets =`: one layout for every phase, or a table of them by phase.
+pub(super) fn buckets(v: Value, who: &str) -> mlua::Result<Option<Buckets>> {
+    let what = format!("{who}: buckets");
+    match &v {
+        Value::Nil => Ok(None),
+        Value::Table(t)
+            if t.raw_len() == 0
+                && PHASES
+                    .iter()
+                    .any(|p| t.contains_key(*p).unwrap_or(false)) =>
+        {
+            let mut out = Buckets::default();
+            for pair in t.pairs::<String, Value>() {
+                let (k, val) = pair?;
+                let Some(i) = PHASES.iter().position(|p| *p == k) else {
+                    return Err(rt(format!(
+                        "{what}.{k}: a phase is one of {}",
+                        PHASES.join(", ")
+                    )));
+                };
+                out.0[i] = layout(&val, &format!("{what}.{k}"))?;
+            }
+            Ok(Some(out))
+        }
+        other => {
+            let l = layout(other, &what)?;
+            Ok(Some(Buckets(std::array::from_fn(|_| l.clone()))))
+        }
+    }
+}
+
+/// `perftest.remote_write{...}`.
+struct LuaRemoteWrite(Arc<RemoteWrite>);
+
+impl UserData for LuaRemoteWrite {
+    fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
+        m.add_method("counters", |lua, this, ()| {
+            let c = this.0.counters();
+            let t = lua.create_table()?;
+            t.set("recorded", c.recorded.load(Ordering::Relaxed))?;
+            t.set("sent", c.sent.load(Ordering::Relaxed))?;
+            t.set("dropped", c.dropped.load(Ordering::Relaxed))?;
+            t.set("pending", this.0.pending())?;
+            t.set("calls", c.calls.load(Ordering::Relaxed))?;
+            t.set("failed_calls", c.failed_calls.load(Ordering::Relaxed))?;
+            Ok(t)
+        });
+        m.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("remote write {}", this.0.shown()))
+        });
+    }
+}
+
+fn pairs(t: Option<Table>, what: &str) -> mlua::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if let Some(t) = t {
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            match (k, v) {
+                (Value::String(k), Value::String(v)) => {
+                    out.push((k.to_string_lossy(), v.to_string_lossy()))
+                }
+                (k, v) => {
+                    return Err(rt(format!(
+                        "perftest.remote_write: {what}: give name = \"value\" strings, got {} = {}",
+                        k.type_name(),
+                        v.type_name()
+                    )));
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
+    const WHO: &str = "perftest.remote_write";
+    let spec = match spec {
+        Value::Table(t) => t,
+        other => {
+            return Err(rt(format!(
+                "{WHO}: give {{url = \"http://HOST:9090/api/v1/write\", ...}}, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    const KEYS: [&str; 7] = [
+        "url",
+        "interval",
+        "labels",
+        "headers",
+        "max_pending",
+        "timeout",
+        "buckets",
+    ];
+    for pair in spec.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let name = match &k {
+            Value::String(s) => s.to_string_lossy(),
+            other => other.type_name().to_string(),
+        };
+        if !KEYS.contains(&name.as_str()) {
+            return Err(rt(format!(
+                "{WHO}: unknown option '{name}' (known: {})",
+                KEYS.join(", ")
+            )));
+        }
+    }
+    let url: String = spec
+        .get::<Option<String>>("url")?
+        .ok_or_else(|| rt(format!("{WHO}: give url = \"http://HOST:9090/api/v1/write\"")))?;
+    let seconds = |key: &str, default: f64| -> mlua::Result<Duration> {
+        let v = spec.get::<Option<f64>>(key)?.unwrap_or(default);
+        if !(v > 0.0 && v <= 86400.0) {
+            return Err(rt(format!("{WHO}: {key} {v}: seconds, above 0")));
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    let config = Config {
+        url,
+        interval: seconds("interval", 15.0)?,
+        labels: pairs(spec.get("labels")?, "labels")?,
+        headers: pairs(spec.get("headers")?, "headers")?,
+        max_pending: spec.get::<Option<u64>>("max_pending")?.unwrap_or(200_000),
+        timeout: seconds("timeout", 10.0)?,
+    };
+    let metrics = registry(ctx, buckets(spec.get("buckets")?, WHO)?, WHO)?;
+    let rw = Arc::new(
+        RemoteWrite::start(metrics, config, ctx.io.first()).map_err(|e| rt(format!("{WHO}: {e}")))?,
+    );
+    ctx.publishers.remote_writes.borrow_mut().push(rw.clone());
+    let r = rw.clone();
+    ctx.figures.add_publisher(
+        format!("remote_write {}", rw.shown()),
+        Box::new(move || {
+            let c = r.counters();
+            (
+                c.sent.load(Ordering::Relaxed),
+                c.dropped.load(Ordering::Relaxed),
+                r.pending(),
+            )
+        }),
+    );
+    Ok(LuaRemoteWrite(rw))
+}
+
+/// Flushes every remote write; reports what could not be sent (always) and what was (-v).
+pub(super) async fn finish(ctx: &Ctx, within: Duration) {
+    let all: Vec<Arc<RemoteWrite>> = ctx.publishers.remote_writes.borrow().clone();
+    for rw in all {
+        let report = rw.flush(within).await;
+        let c = rw.counters();
+        if report.dropped > 0 {
+            eprintln!(
+                "perftest: remote write {}: {} of {} samples could not be sent{}",
+                rw.shown(),
+                report.dropped,
+                c.recorded.load(Ordering::Relaxed),
+                report
+                    .last_error
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            );
+        } else if ctx.verbosity >= 2 {
+            eprintln!(
+                "perftest: remote write {}: {} samples sent in {} requests",
+                rw.shown(),
+                c.sent.load(Ordering::Relaxed),
+                c.calls.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// Registers `native.remote_write`.
+pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let c = ctx.clone();
+    native.set(
+        "remote_write",
+        lua.create_function(move |lua, spec: Value| {
+            let spec = match spec {
+                Value::String(s) => {
+                    let t = lua.create_table()?;
+                    t.set("url", s)?;
+                    Value::Table(t)
+                }
+                other => other,
+            };
+            super::publish_api::or_reason(lua, remote_write(&c, spec))
+        })?,
+    )?;
+    Ok(())
+}
