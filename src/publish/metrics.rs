@@ -650,7 +650,11 @@ mod tests {
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{v}\""))
                 .collect();
-            let line = format!("{}{{{}}} ", f.name, labels.join(","));
+            let line = if labels.is_empty() {
+                format!("{} ", f.name)
+            } else {
+                format!("{}{{{}}} ", f.name, labels.join(","))
+            };
             assert!(text.contains(&line), "{line} in\n{text}");
         }
         let buckets = text

@@ -5,6 +5,7 @@
 pub mod dns;
 pub mod moto;
 pub mod prom;
+pub mod prometheus;
 pub mod receiver;
 pub mod target;
 pub mod tls;
