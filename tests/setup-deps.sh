@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
-# What the tests need beyond Rust, in a venv at .venv-test (PERFTEST_TEST_VENV to move it):
-# moto's server, CloudWatch's stand-in, and Prometheus's Python client, whose parser reads
-# /metrics in the tests. Idempotent; `make test` runs it first. On a bare
-# Debian it installs python3-venv with apt-get when run as root.
+# What the tests need beyond Rust: Debian's prometheus (2.42, with promtool) for scrape,
+# remote-write and rule tests, and amtool (prometheus-alertmanager) for the route example; in a venv at .venv-test (PERFTEST_TEST_VENV to move it), moto's
+# server, CloudWatch's stand-in, and Prometheus's Python client, whose parser reads /metrics
+# in the tests. Idempotent; `make test` runs it first. On a bare Debian it installs the
+# Debian packages with apt-get when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${PERFTEST_TEST_VENV:-.venv-test}
 MOTO=5.2.5
 PROM=0.26.0
+
+apt_install() {
+  if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "tests/setup-deps.sh: the tests need $*; on Debian: sudo apt-get install --no-install-recommends $*" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+  echo "tests/setup-deps.sh: installing Debian's prometheus and prometheus-alertmanager (the tests start their own on loopback)" >&2
+  apt_install prometheus prometheus-alertmanager
+  # The packages enable system services (:9090, :9093) where systemd runs; the tests need none.
+  if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
+  fi
+fi
 
 if [[ -x $VENV/bin/moto_server ]] &&
    "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('moto') != '$MOTO' or m.version('prometheus-client') != '$PROM')" 2>/dev/null; then
@@ -18,12 +37,7 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
-  if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "tests/setup-deps.sh: the tests need ${missing[*]}; on Debian: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 fi
 
 echo "tests/setup-deps.sh: installing moto[server]==$MOTO and prometheus-client==$PROM into $VENV" >&2

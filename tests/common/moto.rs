@@ -76,7 +76,7 @@ impl Moto {
         }
     }
 
-    fn client(&self) -> aws_sdk_cloudwatch::Client {
+    pub fn client(&self) -> aws_sdk_cloudwatch::Client {
         use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
         use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
         let http = aws_smithy_http_client::Builder::new()
