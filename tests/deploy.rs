@@ -13,7 +13,9 @@ use common::prometheus::binary;
 use common::{perftest, run_env};
 
 fn deploy(dir: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy").join(dir)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(dir)
 }
 
 /// Runs a tool in deploy/prometheus; fails with its output unless it succeeds.
@@ -49,7 +51,9 @@ fn env_of<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
 
 #[test]
 fn the_cloudwatch_dashboard_and_alarm_go_into_moto_and_match_what_perftest_publishes() {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat};
+    use aws_sdk_cloudwatch::types::{
+        ComparisonOperator, Dimension, Metric, MetricDataQuery, MetricStat,
+    };
     let moto = Moto::start();
     // Two cities publish: one whose target answers, one whose target refuses (code 500).
     let up = common::target::Target::http();
@@ -93,15 +97,25 @@ fn the_cloudwatch_dashboard_and_alarm_go_into_moto_and_match_what_perftest_publi
         assert_eq!(p["view"], "timeSeries");
         let e = p["metrics"][0][0]["expression"].as_str().unwrap();
         // One line per FromLocation: a search over the classic dimensions, code 200 only.
-        assert!(e.starts_with("SEARCH('{\"Http Perf Demo\",\"FromLocation\",\"HTTP Resp Code\",\"TestUrl\"}"), "{e}");
-        assert!(e.contains("MetricName=\"RespTime\"") && e.contains("\"HTTP Resp Code\"=\"200\""), "{e}");
+        assert!(
+            e.starts_with(
+                "SEARCH('{\"Http Perf Demo\",\"FromLocation\",\"HTTP Resp Code\",\"TestUrl\"}"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("MetricName=\"RespTime\"") && e.contains("\"HTTP Resp Code\"=\"200\""),
+            "{e}"
+        );
         assert!(e.ends_with(&format!("'{stat}', 300)")), "{e}");
         assert_eq!(p["metrics"][0][0]["label"], "${PROP('Dim.FromLocation')}");
     }
     // Its search matches what Oslo published, and only the 200s.
     let dims_200: Vec<_> = published
         .iter()
-        .filter(|(m, d)| m == "RespTime" && d.iter().any(|(k, v)| k == "HTTP Resp Code" && v == "200"))
+        .filter(|(m, d)| {
+            m == "RespTime" && d.iter().any(|(k, v)| k == "HTTP Resp Code" && v == "200")
+        })
         .collect();
     assert_eq!(dims_200.len(), 1, "{published:?}");
     let names: Vec<&str> = dims_200[0].1.iter().map(|(k, _)| k.as_str()).collect();
@@ -111,7 +125,10 @@ fn the_cloudwatch_dashboard_and_alarm_go_into_moto_and_match_what_perftest_publi
     let out = perftest()
         .args([
             "run",
-            deploy("cloudwatch").join("failing-alarm.lua").to_str().unwrap(),
+            deploy("cloudwatch")
+                .join("failing-alarm.lua")
+                .to_str()
+                .unwrap(),
             "--url",
             &url_down,
             "--min",
@@ -121,7 +138,11 @@ fn the_cloudwatch_dashboard_and_alarm_go_into_moto_and_match_what_perftest_publi
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let alarm: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let queries: Vec<MetricDataQuery> = alarm["Metrics"]
         .as_array()
@@ -213,17 +234,28 @@ fn the_cloudwatch_dashboard_and_alarm_go_into_moto_and_match_what_perftest_publi
     let mut want: Vec<(String, String)> = perth
         .dimensions()
         .iter()
-        .map(|d| (d.name().unwrap().to_string(), d.value().unwrap().to_string()))
+        .map(|d| {
+            (
+                d.name().unwrap().to_string(),
+                d.value().unwrap().to_string(),
+            )
+        })
         .collect();
     want.sort();
     assert!(
-        published.iter().any(|(name, d)| name == "RespTime" && *d == want),
+        published
+            .iter()
+            .any(|(name, d)| name == "RespTime" && *d == want),
         "{want:?} among {published:?}"
     );
     let (n, ..) = moto.statistics(
         "Http Perf Demo",
         "RespTime",
-        &[("TestUrl", &url_down), ("HTTP Resp Code", "500"), ("FromLocation", "Perth,AU")],
+        &[
+            ("TestUrl", &url_down),
+            ("HTTP Resp Code", "500"),
+            ("FromLocation", "Perth,AU"),
+        ],
     );
     assert_eq!(n, 2.0, "both failed samples stored");
 }

@@ -65,7 +65,10 @@ fn printed(lines: &str) -> Printed {
             (f.len() == 5 && f[0] == "P").then(|| {
                 (
                     // As the target label: without the query string.
-                    (f[1].split('?').next().unwrap().to_string(), f[2].to_string()),
+                    (
+                        f[1].split('?').next().unwrap().to_string(),
+                        f[2].to_string(),
+                    ),
                     (f[3].parse().unwrap(), f[4].parse().unwrap()),
                 )
             })
@@ -147,7 +150,11 @@ fn scraped_histograms_read_within_5_percent_of_perftests_own_percentiles() {
     let _guard = KillOnDrop(child.id());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    let listen = first.trim().strip_prefix("LISTEN ").expect("address").to_string();
+    let listen = first
+        .trim()
+        .strip_prefix("LISTEN ")
+        .expect("address")
+        .to_string();
 
     let prom = Prometheus::start(&format!(
         "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: perftest\n    static_configs: [{{ targets: ['{listen}'] }}]\n"
@@ -172,8 +179,14 @@ fn scraped_histograms_read_within_5_percent_of_perftests_own_percentiles() {
     };
     let plain_base = format!("http://{}", plain.addr);
     let secure_base = "https://svc.test";
-    assert!(!has(&plain_base, "dns") && !has(&plain_base, "tls"), "{present:?}");
-    assert!(has(secure_base, "dns") && has(secure_base, "tls"), "{present:?}");
+    assert!(
+        !has(&plain_base, "dns") && !has(&plain_base, "tls"),
+        "{present:?}"
+    );
+    assert!(
+        has(secure_base, "dns") && has(secure_base, "tls"),
+        "{present:?}"
+    );
 
     let mut compared = 0;
     let mut most = 0;
@@ -186,7 +199,11 @@ fn scraped_histograms_read_within_5_percent_of_perftests_own_percentiles() {
             let (target, phase) = (label(&m, "target"), label(&m, "phase"));
             assert_eq!(label(&m, "location"), "Lyon,FR");
             let (p10, p95) = ours[&(target.clone(), phase.clone())];
-            within(v, if q == "0.1" { p10 } else { p95 }, &format!("p{q} {phase} {target}"));
+            within(
+                v,
+                if q == "0.1" { p10 } else { p95 },
+                &format!("p{q} {phase} {target}"),
+            );
             compared += 1;
         }
     }
@@ -222,7 +239,11 @@ fn scraped_histograms_read_within_5_percent_of_perftests_own_percentiles() {
 }
 
 /// Raw samples of `selector` over the last `range` seconds, per series.
-fn sample_times(prom: &Prometheus, selector: &str, range: u64) -> Vec<(serde_json::Value, Vec<f64>)> {
+fn sample_times(
+    prom: &Prometheus,
+    selector: &str,
+    range: u64,
+) -> Vec<(serde_json::Value, Vec<f64>)> {
     prom.samples(&format!("{selector}[{range}s]"))
         .into_iter()
         .map(|(m, points)| (m, points.into_iter().map(|(t, _)| t).collect()))
@@ -241,7 +262,6 @@ fn remote_write_from_three_locations_reads_back_per_location() {
     for (city, ms) in cities {
         let target = t.url(&format!("/page?ttfb={ms}"));
         let args = ["40", "0.02", &url, "0.5", "-", "-", "-", &target];
-        let args: Vec<&str> = args.iter().map(|s| *s).collect();
         let (child, out) = scenario(&args, city, "0.5");
         runs.push((city, child, out));
     }
@@ -275,8 +295,13 @@ fn remote_write_from_three_locations_reads_back_per_location() {
             assert_eq!(read.len(), 3, "one per location: {read:?}");
             for (m, v) in read {
                 let city = label(&m, "location");
-                let (p10, p95) = printed_by_city[city.as_str()][&(target.clone(), phase.to_string())];
-                within(v, if q == "0.1" { p10 } else { p95 }, &format!("p{q} {phase} from {city}"));
+                let (p10, p95) =
+                    printed_by_city[city.as_str()][&(target.clone(), phase.to_string())];
+                within(
+                    v,
+                    if q == "0.1" { p10 } else { p95 },
+                    &format!("p{q} {phase} from {city}"),
+                );
             }
         }
     }
@@ -296,7 +321,15 @@ fn prometheus_down_mid_run_loses_nothing() {
     let url = t.url("/page?ttfb=5");
     // The bundled monitor, as a city runs it, pushing every half second.
     let mut child = perftest()
-        .args(["run", "monitor", "-d", "0.1", "--remote-write", &fwd.write_url(), &url])
+        .args([
+            "run",
+            "monitor",
+            "-d",
+            "0.1",
+            "--remote-write",
+            &fwd.write_url(),
+            &url,
+        ])
         .env("REP_LOCATION", "Oslo,NO")
         .env("PERFTEST_RW_INTERVAL", "0.5")
         .env("PERFTEST_FLUSH_SECONDS", "20")
@@ -319,9 +352,11 @@ fn prometheus_down_mid_run_loses_nothing() {
     prom.restart();
     fwd.point_to(Some(prom.addr));
     // A while after it came back, stop the city.
-    prom.wait_for(r#"time() - timestamp(perftest_probes_total) < 2"#, Duration::from_secs(60 + outage as u64 * 4), |r| {
-        !r.is_empty()
-    });
+    prom.wait_for(
+        r#"time() - timestamp(perftest_probes_total) < 2"#,
+        Duration::from_secs(60 + outage as u64 * 4),
+        |r| !r.is_empty(),
+    );
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -343,7 +378,10 @@ fn prometheus_down_mid_run_loses_nothing() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let during = times.iter().filter(|t| **t > down && **t < down + outage).count();
+    let during = times
+        .iter()
+        .filter(|t| **t > down && **t < down + outage)
+        .count();
     assert!(
         during as f64 >= outage / 0.5 * 0.6,
         "{during} reads from the {outage} s outage arrived: {times:?}"

@@ -26,7 +26,8 @@ pub struct Publishers {
     cloudwatch: std::cell::RefCell<Vec<Arc<CloudWatch>>>,
     webhooks: std::cell::RefCell<Vec<Arc<Webhook>>>,
     notifier: std::cell::OnceCell<Arc<Notifier>>,
-    pub(super) remote_writes: std::cell::RefCell<Vec<Arc<crate::publish::remote_write::RemoteWrite>>>,
+    pub(super) remote_writes:
+        std::cell::RefCell<Vec<Arc<crate::publish::remote_write::RemoteWrite>>>,
     serving: std::cell::Cell<bool>,
 }
 

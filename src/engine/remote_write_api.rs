@@ -79,10 +79,7 @@ pub(super) fn buckets(v: Value, who: &str) -> mlua::Result<Option<Buckets>> {
     match &v {
         Value::Nil => Ok(None),
         Value::Table(t)
-            if t.raw_len() == 0
-                && PHASES
-                    .iter()
-                    .any(|p| t.contains_key(*p).unwrap_or(false)) =>
+            if t.raw_len() == 0 && PHASES.iter().any(|p| t.contains_key(*p).unwrap_or(false)) =>
         {
             let mut out = Buckets::default();
             for pair in t.pairs::<String, Value>() {
@@ -182,9 +179,11 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
             )));
         }
     }
-    let url: String = spec
-        .get::<Option<String>>("url")?
-        .ok_or_else(|| rt(format!("{WHO}: give url = \"http://HOST:9090/api/v1/write\"")))?;
+    let url: String = spec.get::<Option<String>>("url")?.ok_or_else(|| {
+        rt(format!(
+            "{WHO}: give url = \"http://HOST:9090/api/v1/write\""
+        ))
+    })?;
     let seconds = |key: &str, default: f64| -> mlua::Result<Duration> {
         let v = spec.get::<Option<f64>>(key)?.unwrap_or(default);
         if !(v > 0.0 && v <= 86400.0) {
@@ -202,7 +201,8 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     };
     let metrics = registry(ctx, buckets(spec.get("buckets")?, WHO)?, WHO)?;
     let rw = Arc::new(
-        RemoteWrite::start(metrics, config, ctx.io.first()).map_err(|e| rt(format!("{WHO}: {e}")))?,
+        RemoteWrite::start(metrics, config, ctx.io.first())
+            .map_err(|e| rt(format!("{WHO}: {e}")))?,
     );
     ctx.publishers.remote_writes.borrow_mut().push(rw.clone());
     let r = rw.clone();

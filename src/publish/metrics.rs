@@ -188,7 +188,8 @@ pub fn target_label(url: &str) -> String {
 }
 
 fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Metrics {
@@ -271,12 +272,7 @@ impl Metrics {
         {
             let mut all = self.series.lock().unwrap_or_else(|p| p.into_inner());
             for ((target, location), s) in all.iter_mut() {
-                let base = || {
-                    vec![
-                        ("target", target.clone()),
-                        ("location", location.clone()),
-                    ]
-                };
+                let base = || vec![("target", target.clone()), ("location", location.clone())];
                 let with = |k: &'static str, v: String| {
                     let mut l = base();
                     l.push((k, v));
@@ -294,10 +290,9 @@ impl Metrics {
                         ));
                     }
                 }
+                // Both, zero included: a rule's `error / all` needs the error series to exist.
                 for (result, n) in [("ok", s.ok), ("error", s.failed)] {
-                    if n > 0 {
-                        probes.push((with("result", result.into()), Value::Scalar(n as f64)));
-                    }
+                    probes.push((with("result", result.into()), Value::Scalar(n as f64)));
                 }
                 for (class, n) in &s.classes {
                     responses.push((with("code", format!("{class}xx")), Value::Scalar(*n as f64)));
@@ -582,7 +577,9 @@ mod tests {
             .flat()
             .into_iter()
             .filter(|f| {
-                f.name.ends_with("_count") && f.labels.contains(&("target".into(), "https://x.test/".into()))
+                f.name.ends_with("_count")
+                    && f.labels
+                        .contains(&("target".into(), "https://x.test/".into()))
             })
             .collect();
         let by_phase = |p: &str| {
@@ -659,7 +656,10 @@ mod tests {
         }
         let buckets = text
             .lines()
-            .filter(|l| l.starts_with("perftest_phase_duration_seconds_bucket") && l.contains("phase=\"first\""))
+            .filter(|l| {
+                l.starts_with("perftest_phase_duration_seconds_bucket")
+                    && l.contains("phase=\"first\"")
+            })
             .count();
         assert!(buckets <= 40, "{buckets}");
     }

@@ -139,7 +139,8 @@ impl RemoteWrite {
         for (k, v) in &config.headers {
             http::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("header '{k}': not a header name"))?;
-            http::HeaderValue::from_str(v).map_err(|_| format!("header {k}: not a header value"))?;
+            http::HeaderValue::from_str(v)
+                .map_err(|_| format!("header {k}: not a header value"))?;
         }
         let shared = Arc::new(Shared {
             config,
@@ -170,10 +171,7 @@ impl RemoteWrite {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads the series one last time and sends everything, retrying until `within` has
@@ -212,13 +210,18 @@ impl RemoteWrite {
 }
 
 /// The series as remote-write series at `at`: labels sorted, the config's added.
-pub fn series(flat: Vec<Flat>, extra: &[(String, String)], at: SystemTime) -> Vec<proto::TimeSeries> {
+pub fn series(
+    flat: Vec<Flat>,
+    extra: &[(String, String)],
+    at: SystemTime,
+) -> Vec<proto::TimeSeries> {
     let ms = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     flat.into_iter()
         .map(|f| {
-            let mut labels: Vec<proto::Label> = Vec::with_capacity(f.labels.len() + 1 + extra.len());
+            let mut labels: Vec<proto::Label> =
+                Vec::with_capacity(f.labels.len() + 1 + extra.len());
             labels.push(proto::Label {
                 name: "__name__".into(),
                 value: f.name,
@@ -270,7 +273,8 @@ fn snapshot(s: &Shared, at: SystemTime) {
     while !rest.is_empty() {
         let tail = rest.split_off(rest.len().min(MAX_SAMPLES));
         let samples = rest.len() as u64;
-        st.pending.push_back((proto::WriteRequest { timeseries: rest }, samples));
+        st.pending
+            .push_back((proto::WriteRequest { timeseries: rest }, samples));
         st.pending_samples += samples;
         rest = tail;
     }

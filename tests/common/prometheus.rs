@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,9 @@ pub fn binary(name: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("{name} is missing: run tests/setup-deps.sh (make test does it first; on Debian: apt-get install prometheus)");
+    panic!(
+        "{name} is missing: run tests/setup-deps.sh (make test does it first; on Debian: apt-get install prometheus)"
+    );
 }
 
 /// A running Prometheus.
@@ -176,7 +178,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn spawn(config: &PathBuf, storage: &PathBuf) -> (Child, SocketAddr, Arc<Mutex<String>>) {
+fn spawn(config: &Path, storage: &Path) -> (Child, SocketAddr, Arc<Mutex<String>>) {
     let mut child = Command::new(binary("prometheus"))
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", storage.display()))
@@ -246,7 +248,8 @@ impl Forwarder {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
                         return;
                     };
-                    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let (mut c2, mut s2) =
+                        (client.try_clone().unwrap(), server.try_clone().unwrap());
                     let up = std::thread::spawn(move || {
                         let _ = std::io::copy(&mut c2, &mut s2);
                         let _ = s2.shutdown(std::net::Shutdown::Write);
