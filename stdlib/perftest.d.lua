@@ -386,9 +386,32 @@ function perftest.channel(spec) end
 ---@return perftest.Alert
 function perftest.alert(spec) end
 
+---Bucket layouts of the phase histograms: "adaptive" (the default), a list of seconds, or
+---{from =, to =, count =} (log-spaced); one for every phase, or a table of them by phase.
+---@alias perftest.Buckets string|number[]|{from: number, to: number, count: integer}|table<string, string|number[]|{from: number, to: number, count: integer}>
+
 ---Starts the web server (/memstats, /metrics, /healthz); returns the address it listens on.
----@param spec integer|{port?: integer, listen?: string}
+---@param spec integer|{port?: integer, listen?: string, buckets?: perftest.Buckets}
 ---@return string
 function perftest.serve(spec) end
+
+---@class perftest.RemoteWriteSpec
+---@field url string The receiver, e.g. "http://prometheus:9090/api/v1/write".
+---@field interval? number Seconds between reads of the series (15).
+---@field labels? table<string, string> Added to every series (a series' own label wins).
+---@field headers? table<string, string> Sent with every request (Authorization, X-Scope-OrgID).
+---@field max_pending? integer Samples kept while the receiver is unreachable (200000).
+---@field timeout? number Seconds a request may take (10).
+---@field buckets? perftest.Buckets
+
+---@class perftest.RemoteWrite
+local RemoteWrite = {}
+---@return {recorded: integer, sent: integer, dropped: integer, pending: integer, calls: integer, failed_calls: integer}
+function RemoteWrite:counters() end
+
+---Pushes the series /metrics serves to a Prometheus remote-write URL (1.0: protobuf, snappy).
+---@param spec string|perftest.RemoteWriteSpec
+---@return perftest.RemoteWrite
+function perftest.remote_write(spec) end
 
 return perftest

@@ -561,7 +561,10 @@ fn the_web_server_serves_metrics_memstats_and_health() {
         inf[0].value, observed,
         "the +Inf bucket holds every observation"
     );
-    let ok = find("perftest_probes_total", &[("result", "ok")]);
+    let ok = find(
+        "perftest_probes_total",
+        &[("result", "ok"), ("target", target.as_str())],
+    );
     assert!(ok[0].value >= observed);
     assert_eq!(
         find("perftest_probe_errors_total", &[("kind", "connect")]).len(),

@@ -6,9 +6,10 @@
 //! on a fine logarithmic grid (24 steps per doubling, 2.9% apart, 1 µs to 100 s) and each
 //! series shows at most 38 of the grid's boundaries: 25 one step apart over where its samples
 //! are (its 5th to 96th percentile, with room around), the rest spaced ever wider out to the
-//! grid's ends. Any boundary's cumulative count is exact (the grid holds every sample), so a
-//! series may move its dense boundaries when its samples move without telling a lie: it does
-//! so only when its percentiles leave them. Fixed boundaries, the same for every series (for
+//! grid's ends; when its samples spread wider than 25 steps cover, 13 over them and one-step
+//! windows around its p10 and p95. Any boundary's cumulative count is exact (the grid holds
+//! every sample), so a series may move its dense boundaries when its samples move without
+//! telling a lie: it does so only when its percentiles leave them. Fixed boundaries, the same for every series (for
 //! summing buckets across processes), are there when a scenario asks for them.
 
 use std::sync::{Arc, OnceLock};
@@ -109,8 +110,8 @@ enum Kind {
         fine: Vec<(u16, u64)>,
         /// Grid indices of the boundaries shown, ascending.
         shown: Vec<u16>,
-        /// The dense run within `shown`: first and last grid index, and its step.
-        dense: (u16, u16, u16),
+        /// The dense part of `shown`.
+        dense: Dense,
     },
     Fixed {
         bounds: Arc<[f64]>,
@@ -125,7 +126,7 @@ impl Histogram {
             Layout::Adaptive => Kind::Adaptive {
                 fine: Vec::new(),
                 shown: Vec::new(),
-                dense: (0, 0, 0),
+                dense: Dense::default(),
             },
             Layout::Fixed(b) => Kind::Fixed {
                 bounds: b.clone(),
@@ -174,9 +175,9 @@ impl Histogram {
         let total = self.count;
         match &mut self.kind {
             Kind::Adaptive { fine, shown, dense } => {
-                if let Some(core) = core(fine, total) {
-                    if needs_layout(*dense, core) {
-                        let (s, d) = layout(core);
+                if let Some(m) = marks(fine, total) {
+                    if needs_layout(*dense, m) {
+                        let (s, d) = layout(m);
                         *shown = s;
                         *dense = d;
                     }
@@ -211,8 +212,30 @@ impl Histogram {
     }
 }
 
-/// Grid indices of the CORE percentiles of the samples, or None before the first.
-fn core(fine: &[(u16, u64)], total: u64) -> Option<(u16, u16)> {
+/// Where a series' samples are: grid indices of the CORE percentiles, of p10 and of p95.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Marks {
+    core: (u16, u16),
+    p10: u16,
+    p95: u16,
+}
+
+/// The dense part of a layout: its run (first, last, step) and, when the step is wider than
+/// one, the one-step windows around p10 and p95.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Dense {
+    first: u16,
+    last: u16,
+    step: u16,
+    windows: Option<[(u16, u16); 2]>,
+}
+
+/// One-step boundaries on each side of p10's and p95's buckets when the core is spread.
+const WINDOW: i32 = 4;
+/// Boundaries over the core when it has windows too.
+const SPREAD_DENSE: usize = 13;
+
+fn marks(fine: &[(u16, u64)], total: u64) -> Option<Marks> {
     if total == 0 {
         return None;
     }
@@ -227,46 +250,71 @@ fn core(fine: &[(u16, u64)], total: u64) -> Option<(u16, u16)> {
         }
         fine.last().map_or(0, |(i, _)| *i)
     };
-    Some((at(rank(CORE.0)), at(rank(CORE.1))))
+    Some(Marks {
+        core: (at(rank(CORE.0)), at(rank(CORE.1))),
+        p10: at(rank(0.10)),
+        p95: at(rank(0.95)),
+    })
 }
 
-fn needs_layout(dense: (u16, u16, u16), core: (u16, u16)) -> bool {
-    let (first, last, step) = dense;
-    if step == 0 {
+fn needs_layout(d: Dense, m: Marks) -> bool {
+    if d.step == 0 {
         return true;
     }
     // The core's lowest bucket starts at the boundary below it, which must be shown too.
-    let outside = (core.0 <= first && first > 0) || core.1 > last;
+    let outside = (m.core.0 <= d.first && d.first > 0) || m.core.1 > d.last;
     // Spread out once and narrow since: a finer step now fits.
-    let finer = step > 1 && step_for(core) < step / 2;
-    outside || finer
+    let finer = d.step > 1 && step_for(m.core, DENSE) < d.step / 2;
+    // p10 or p95 has walked to the edge of its window.
+    let walked = d.windows.is_some_and(|[a, b]| {
+        let inside = |q: u16, (lo, hi): (u16, u16)| q > lo + 1 && q < hi;
+        !inside(m.p10, a) || !inside(m.p95, b)
+    }) || (d.windows.is_none() && step_for(m.core, DENSE) > 1);
+    outside || finer || walked
 }
 
-/// The step that fits the core's buckets (and the boundary below them) in DENSE boundaries.
-fn step_for(core: (u16, u16)) -> u16 {
+/// The step that fits the core's buckets (and the boundary below them) in `n` boundaries.
+fn step_for(core: (u16, u16), n: usize) -> u16 {
     let span = usize::from(core.1 - core.0) + 1;
-    span.div_ceil(DENSE - 1).max(1) as u16
+    span.div_ceil(n - 1).max(1) as u16
 }
 
-/// Boundaries for a core: DENSE of them `step` apart around it, then gaps doubling from 3
-/// steps out to the grid's ends. Returns them and the dense run.
-fn layout(core: (u16, u16)) -> (Vec<u16>, (u16, u16, u16)) {
+/// Boundaries for a series: over its core, DENSE of them `step` apart (the step as fine as
+/// fits); when that step is wider than one, fewer over the core and one-step windows around
+/// p10 and p95; then gaps doubling from 3 steps out to the grid's ends.
+fn layout(m: Marks) -> (Vec<u16>, Dense) {
     let last = (grid().len() - 1) as i32;
-    let step = i32::from(step_for(core));
-    let (lo, hi) = (i32::from(core.0) - 1, i32::from(core.1));
+    let spread = step_for(m.core, DENSE) > 1;
+    let n = if spread { SPREAD_DENSE } else { DENSE } as i32;
+    let step = i32::from(step_for(m.core, n as usize));
+    let (lo, hi) = (i32::from(m.core.0) - 1, i32::from(m.core.1));
     let used = (hi - lo + step - 1) / step;
-    let spare = DENSE as i32 - 1 - used;
+    let spare = n - 1 - used;
     // Room on both sides, shifted where the grid ends.
     let mut first = lo - spare / 2 * step;
-    first = first.min(last - (DENSE as i32 - 1) * step).max(0);
-    let dense_last = (first + (DENSE as i32 - 1) * step).min(last);
-    let mut shown: Vec<i32> = (0..DENSE as i32)
+    first = first.min(last - (n - 1) * step).max(0);
+    let dense_last = (first + (n - 1) * step).min(last);
+    let mut shown: Vec<i32> = (0..n)
         .map(|i| first + i * step)
         .filter(|b| *b <= last)
         .collect();
+    let mut windows = None;
+    if spread {
+        let window = |q: u16| {
+            let q = i32::from(q);
+            ((q - WINDOW).max(0), (q + WINDOW).min(last))
+        };
+        let (a, b) = (window(m.p10), window(m.p95));
+        shown.extend(a.0..=a.1);
+        shown.extend(b.0..=b.1);
+        shown.sort_unstable();
+        shown.dedup();
+        windows = Some([(a.0 as u16, a.1 as u16), (b.0 as u16, b.1 as u16)]);
+    }
+    let (low, high) = (shown[0], *shown.last().expect("dense boundaries"));
     let side = (MAX_BOUNDARIES - shown.len()) / 2;
     let mut below = Vec::new();
-    let (mut at, mut gap) = (first, 3 * step);
+    let (mut at, mut gap) = (low, 3 * step);
     while below.len() < side && at > 0 {
         at = (at - gap).max(0);
         below.push(at);
@@ -274,7 +322,7 @@ fn layout(core: (u16, u16)) -> (Vec<u16>, (u16, u16, u16)) {
     }
     let room = MAX_BOUNDARIES - shown.len() - below.len();
     let mut above = Vec::new();
-    let (mut at, mut gap) = (dense_last, 3 * step);
+    let (mut at, mut gap) = (high, 3 * step);
     while above.len() < room && at < last {
         at = (at + gap).min(last);
         // The last boundary shown above is the grid's end, whatever the gaps reached.
@@ -290,7 +338,12 @@ fn layout(core: (u16, u16)) -> (Vec<u16>, (u16, u16, u16)) {
     shown.dedup();
     (
         shown.into_iter().map(|b| b as u16).collect(),
-        (first as u16, dense_last as u16, step as u16),
+        Dense {
+            first: first as u16,
+            last: dense_last as u16,
+            step: step as u16,
+            windows,
+        },
     )
 }
 
@@ -390,6 +443,36 @@ mod tests {
     }
 
     #[test]
+    fn few_samples_spread_wide_read_within_5_percent() {
+        // 60 samples from one value to up to 9 times it, most near the low end (a CPU-bound
+        // handshake on a loaded machine): p10 and p95 get one-step windows of their own.
+        let mut seed = 12345u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..2000 {
+            let spread = 1.0 + 8.0 * rnd();
+            let mut values: Vec<f64> = (0..60)
+                .map(|_| 0.003 * spread.powf(rnd() * rnd()))
+                .collect();
+            let mut h = Histogram::new(&Layout::Adaptive);
+            for v in &values {
+                h.observe(*v);
+            }
+            let b = h.buckets();
+            assert!(b.len() <= 40);
+            for q in [0.10, 0.95] {
+                let truth = nearest_rank(&mut values, q);
+                let read = prom_quantile(q, &b);
+                assert!((read / truth - 1.0).abs() < 0.035, "{q}: {read} vs {truth}");
+            }
+        }
+    }
+
+    #[test]
     fn wide_spreads_and_zeros_stay_within_bounds() {
         let mut h = Histogram::new(&Layout::Adaptive);
         let mut values = Vec::new();
@@ -421,7 +504,12 @@ mod tests {
         for k in 0..grid().len() as u16 {
             for w in [0u16, 5, 30, 100, 400] {
                 let core = (k, (k + w).min(grid().len() as u16 - 1));
-                let (shown, _) = layout(core);
+                let m = Marks {
+                    core,
+                    p10: core.0 + (core.1 - core.0) / 8,
+                    p95: core.1 - (core.1 - core.0) / 20,
+                };
+                let (shown, _) = layout(m);
                 assert!(shown.len() <= MAX_BOUNDARIES, "{core:?}: {}", shown.len());
                 assert!(shown.windows(2).all(|p| p[0] < p[1]));
                 assert!(shown.iter().any(|b| *b < core.0) || core.0 == 0);
