@@ -397,6 +397,10 @@ fn prometheus_down_mid_run_loses_nothing() {
         })
         .count();
     let last = prom.query(r#"perftest_probes_total{result="ok"}"#, None);
+    eprintln!(
+        "outage {outage} s: {during} reads made while Prometheus was down arrived, widest gap between reads {widest:.2} s, {rows} samples printed, {} counted in Prometheus",
+        last[0].1
+    );
     assert_eq!(last[0].1, rows as f64, "{summary}");
     assert!(rows as f64 > outage / 0.1 * 0.5, "{rows} rows");
 }

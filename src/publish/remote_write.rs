@@ -151,6 +151,7 @@ impl RemoteWrite {
             flushed: Notify::new(),
             closing: AtomicBool::new(false),
         });
+        runtime.spawn(read(shared.clone()));
         runtime.spawn(run(shared.clone()));
         Ok(RemoteWrite { shared })
     }
@@ -296,29 +297,43 @@ pub fn encode(req: &proto::WriteRequest) -> Vec<u8> {
         .expect("snappy compresses any input under 4 GiB")
 }
 
-async fn run(s: Arc<Shared>) {
+/// Reads the series every interval, on a task of its own: a slow or hanging send never delays
+/// a read (a gap in the data), it only makes the queue longer.
+async fn read(s: Arc<Shared>) {
     let mut tick = tokio::time::interval_at(
         tokio::time::Instant::now() + s.config.interval,
         s.config.interval,
     );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if s.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        snapshot(&s, SystemTime::now());
+        s.wake.notify_one();
+    }
+}
+
+async fn run(s: Arc<Shared>) {
     let mut backoff = Duration::ZERO;
     let mut retry_at: Option<tokio::time::Instant> = None;
     let far = || tokio::time::Instant::now() + Duration::from_secs(86400);
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                if !s.closing.load(Ordering::Relaxed) {
-                    snapshot(&s, SystemTime::now());
-                }
-            }
             _ = tokio::time::sleep_until(retry_at.unwrap_or_else(far)), if retry_at.is_some() => {
                 retry_at = None;
             }
-            _ = s.wake.notified() => {}
+            _ = s.wake.notified() => {
+                if s.closing.load(Ordering::Relaxed) {
+                    // The flush has a deadline: a retry a long backoff away comes sooner.
+                    let soon = tokio::time::Instant::now() + Duration::from_millis(500);
+                    retry_at = retry_at.map(|t| t.min(soon));
+                }
+            }
         }
         if retry_at.is_some_and(|t| t > tokio::time::Instant::now()) {
-            // Backing off: the read above waits in the queue.
+            // Backing off: what was read waits in the queue.
             continue;
         }
         retry_at = None;
