@@ -404,3 +404,107 @@ fn prometheus_down_mid_run_loses_nothing() {
     assert_eq!(last[0].1, rows as f64, "{summary}");
     assert!(rows as f64 > outage / 0.1 * 0.5, "{rows} rows");
 }
+
+#[test]
+fn remote_write_speaks_the_protocol_and_counts_what_it_cannot_send() {
+    use perftest::publish::remote_write::proto::WriteRequest;
+    use prost::Message;
+    let t = Target::http();
+    let url = t.url("/page");
+    let script = r#"
+local perftest = require "perftest"
+local rw = perftest.remote_write { url = perftest.args[1], interval = 0.2, max_pending = tonumber(perftest.args[3]),
+  labels = { job = "perftest" }, headers = { ["X-Scope-OrgID"] = "fleet" } }
+for _ = 1, 5 do perftest.probe(perftest.args[2]) perftest.sleep(0.1) end
+"#;
+    let path = write_temp("rw", "push.lua", script);
+    let good = common::receiver::Receiver::start();
+    let out = perftest()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            &good.url("/api/v1/write"),
+            &url,
+            "100000",
+        ])
+        .env("REP_LOCATION", "Oslo,NO")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reqs = good.requests();
+    assert!(
+        reqs.len() >= 2,
+        "a read every 0.2 s and one at the end: {}",
+        reqs.len()
+    );
+    let last = reqs.last().unwrap();
+    assert_eq!(last.header("content-encoding"), Some("snappy"));
+    assert_eq!(last.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(
+        last.header("x-prometheus-remote-write-version"),
+        Some("0.1.0")
+    );
+    assert_eq!(last.header("x-scope-orgid"), Some("fleet"));
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&last.body)
+        .unwrap();
+    let req = WriteRequest::decode(raw.as_slice()).unwrap();
+    let probes = req
+        .timeseries
+        .iter()
+        .find(|ts| {
+            let has = |k: &str, v: &str| ts.labels.iter().any(|l| l.name == k && l.value == v);
+            has("__name__", "perftest_probes_total") && has("result", "ok")
+        })
+        .expect("the probe counter");
+    let names: Vec<&str> = probes.labels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["__name__", "job", "location", "result", "target"],
+        "sorted"
+    );
+    assert_eq!(
+        probes.samples[0].value, 5.0,
+        "the last read has every sample"
+    );
+
+    // A receiver that always answers 503: retried, then counted and reported at the end.
+    let bad = common::receiver::Receiver::start();
+    bad.fail_next(1_000_000);
+    let out = perftest()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            &bad.url("/api/v1/write"),
+            &url,
+            "200",
+        ])
+        .env("PERFTEST_FLUSH_SECONDS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("could not be sent"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.starts_with("perftest: remote write http://127.0.0.1/…: ")
+            && line.ends_with("(last error: HTTP 503)"),
+        "{line}"
+    );
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(n.len(), 2, "{line}");
+    assert!(
+        n[0] > 0 && n[0] == n[1],
+        "every sample read was dropped: {line}"
+    );
+    assert!(bad.failures_left() <= 1_000_000 - 2, "retried");
+}

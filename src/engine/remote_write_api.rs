@@ -226,11 +226,12 @@ pub(super) async fn finish(ctx: &Ctx, within: Duration) {
     for rw in all {
         let report = rw.flush(within).await;
         let c = rw.counters();
-        if report.dropped > 0 {
+        // Over the whole run: those the bound dropped during an outage count too.
+        let dropped = c.dropped.load(Ordering::Relaxed);
+        if dropped > 0 {
             eprintln!(
-                "perftest: remote write {}: {} of {} samples could not be sent{}",
+                "perftest: remote write {}: {dropped} of {} samples could not be sent{}",
                 rw.shown(),
-                report.dropped,
                 c.recorded.load(Ordering::Relaxed),
                 report
                     .last_error

@@ -69,6 +69,11 @@ impl Receiver {
     }
 
     /// Answers 503 to the next `n` requests.
+    /// Failures still to answer (of those `fail_next` asked for).
+    pub fn failures_left(&self) -> u32 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
     pub fn fail_next(&self, n: u32) {
         self.failures.store(n, Ordering::Relaxed);
     }
