@@ -398,7 +398,7 @@ function perftest.serve(spec) end
 ---@class perftest.RemoteWriteSpec
 ---@field url string The receiver, e.g. "http://prometheus:9090/api/v1/write".
 ---@field interval? number Seconds between reads of the series (15).
----@field labels? table<string, string> Added to every series (a series' own label wins).
+---@field labels? table<string, string> Added to every series (a series' own label wins); job = "perftest" and instance = the location unless given.
 ---@field headers? table<string, string> Sent with every request (Authorization, X-Scope-OrgID).
 ---@field max_pending? integer Samples kept while the receiver is unreachable (200000).
 ---@field timeout? number Seconds a request may take (10).

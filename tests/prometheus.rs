@@ -277,6 +277,9 @@ fn remote_write_from_three_locations_reads_back_per_location() {
         printed_by_city.insert(city, printed(&text));
     }
     let target = t.url("/page");
+    // Each city's process-wide series are its own (instance = its location).
+    let rss = prom.query("process_resident_memory_bytes", None);
+    assert_eq!(rss.len(), 3, "{rss:?}");
     // The flush at exit sent the final counts.
     let counts = prom.wait_for(
         r#"perftest_phase_duration_seconds_count{phase="total"}"#,
@@ -464,9 +467,13 @@ for _ = 1, 5 do perftest.probe(perftest.args[2]) perftest.sleep(0.1) end
     let names: Vec<&str> = probes.labels.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(
         names,
-        ["__name__", "job", "location", "result", "target"],
-        "sorted"
+        [
+            "__name__", "instance", "job", "location", "result", "target"
+        ],
+        "sorted, the process's instance added"
     );
+    let instance = probes.labels.iter().find(|l| l.name == "instance").unwrap();
+    assert_eq!(instance.value, "Oslo,NO", "the location by default");
     assert_eq!(
         probes.samples[0].value, 5.0,
         "the last read has every sample"

@@ -191,10 +191,20 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
         }
         Ok(Duration::from_secs_f64(v))
     };
+    // Every process must write series of its own: without these, the process-wide ones
+    // (process_*, perftest_tasks...) of two cities would be one series written twice, and
+    // Prometheus refuses the older of two samples.
+    let mut labels = pairs(spec.get("labels")?, "labels")?;
+    for (k, v) in [("job", "perftest"), ("instance", ctx.location.as_str())] {
+        if !labels.iter().any(|(name, _)| name == k) {
+            labels.push((k.to_string(), v.to_string()));
+        }
+    }
+    labels.sort();
     let config = Config {
         url,
         interval: seconds("interval", 15.0)?,
-        labels: pairs(spec.get("labels")?, "labels")?,
+        labels,
         headers: pairs(spec.get("headers")?, "headers")?,
         max_pending: spec.get::<Option<u64>>("max_pending")?.unwrap_or(200_000),
         timeout: seconds("timeout", 10.0)?,
