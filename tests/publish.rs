@@ -152,7 +152,6 @@ cw:put("Custom", 7, {{ unit = "Count", dimensions = {{ Service = "api" }} }})
 #[test]
 fn cloudwatch_going_away_mid_run_loses_nothing() {
     let mut moto = Moto::start();
-    let port = moto.port;
     let t = Target::http();
     let url = t.url("/page");
     // The publisher sends every second; CloudWatch disappears before the first send and comes
@@ -166,8 +165,9 @@ fn cloudwatch_going_away_mid_run_loses_nothing() {
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     moto.stop();
+    // Down for 2.5 s: its port refuses connections meanwhile.
     std::thread::sleep(Duration::from_millis(2500));
-    let moto = Moto::start_on(port);
+    moto.restart();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let out = common::run_with_limit_child(child, Duration::from_secs(30));
