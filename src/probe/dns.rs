@@ -280,6 +280,17 @@ mod tests {
         port
     }
 
+    #[test]
+    fn the_go_tool_gave_up_after_timeout_times_attempts() {
+        // tests/fixtures/go: `options timeout:2 attempts:1`, a silent name server.
+        let row = include_str!("../../tests/fixtures/go/dns-silent.out")
+            .lines()
+            .nth(1)
+            .unwrap();
+        let dns: f64 = row.split('\t').nth(1).unwrap().parse().unwrap();
+        assert!((2000.0..2500.0).contains(&dns), "{row}");
+    }
+
     #[tokio::test]
     async fn resolv_conf_attempts_counts_every_try_as_glibc_and_go_do() {
         // Bound and never read: queries are neither answered nor refused.
