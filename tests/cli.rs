@@ -426,7 +426,9 @@ fn a_value_the_go_tool_refuses_from_the_environment_is_named_and_the_flag_kept()
             .iter()
             .map(|p| rfc3339(p["Start"].as_str().unwrap()))
             .collect();
-        assert!(starts[1] - starts[0] >= 0.29, "{starts:?}");
+        // 0.3 s by the clock (the first sample may start a little after its tick); back to
+        // back would be a millisecond.
+        assert!(starts[1] - starts[0] >= 0.2, "{starts:?}");
     }
     let go = go_log_line(&go_fixture("delay-0.err"), "PERFTEST_DELAY");
     assert!(go.starts_with("Warning: PERFTEST_DELAY environment is 0 -- value must be int > 0."));

@@ -335,6 +335,38 @@ fn monitor_reads_a_plain_list_of_urls() {
 }
 
 #[test]
+fn monitor_prints_json_lines_with_jsonl_or_its_short_j() {
+    let t = Target::http();
+    for flag in ["--jsonl", "-j"] {
+        let (code, out, err) = run(&[
+            "run",
+            "monitor",
+            "-n",
+            "2",
+            "-d",
+            "0",
+            flag,
+            &t.url("/page?size=8"),
+        ]);
+        assert_eq!(code, 0, "{flag}: {err}");
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{flag}: {out}");
+        assert!(
+            rows.iter().all(|r| r["size"] == 8 && r["http"] == 200),
+            "{out}"
+        );
+        assert!(!out.contains("# timestamp"), "no TSV header: {out}");
+    }
+    let (code, out, _) = run(&["run", "monitor", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("-j, --jsonl"), "{out}");
+}
+
+#[test]
 fn scenarios_explain_themselves() {
     let (code, out, _) = run(&["run", "load", "--help"]);
     assert_eq!(code, 0);
