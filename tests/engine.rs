@@ -144,16 +144,17 @@ print(ok, min_first >= 300, perftest.clock() - start)
         t.url("/page?ttfb=300&size=100")
     );
     let path = scripts(&[("many.lua", &src)]);
-    let started = Instant::now();
+    // run() ends the process after 20 s.
     let (code, out, err) = run(&["run", &path]);
     assert_eq!(code, 0, "{err}");
     let fields: Vec<&str> = out.trim().split('\t').collect();
     assert_eq!(fields[0], "1000", "{out} {err}");
     assert_eq!(fields[1], "true");
     let took: f64 = fields[2].parse().unwrap();
-    // One probe takes 0.3 s; a thousand in sequence would take five minutes.
-    assert!(took < 3.0, "1000 concurrent probes took {took} s");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // One probe takes 0.3 s; a thousand in sequence would take five minutes. The bound is
+    // loose on purpose: a busy machine (CI, the other tests) stretches the setup, not the
+    // concurrency this checks.
+    assert!(took < 15.0, "1000 concurrent probes took {took} s");
 }
 
 #[test]

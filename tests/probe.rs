@@ -319,12 +319,13 @@ async fn a_server_that_never_answers_times_out_waiting_for_the_first_byte() {
             t.addr
         )
     );
-    // Connect took almost nothing, so First holds nearly all of the 400 ms.
+    // Connect took almost nothing, so First holds nearly all of the 400 ms (less what a
+    // loaded machine spends before the connect).
     between(
         "first",
         ms(r.phases.first),
-        400.0 - ms(r.phases.tcp) - 5.0,
-        SLACK_MS,
+        400.0 - ms(r.phases.tcp) - 50.0,
+        SLACK_MS + 50.0,
     );
     assert_total_is_sum(&r);
 }
