@@ -244,15 +244,7 @@ pub fn run_with_limit_child(child: std::process::Child, limit: Duration) -> Outp
 /// never answered, as with a host that drops SYNs. Keep the returned sockets alive.
 pub fn unanswered_listener() -> (std::net::SocketAddr, Vec<socket2::Socket>) {
     use socket2::{Domain, Socket, Type};
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
+    let listener = reserved_port();
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap().as_socket().unwrap();
     let first = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
