@@ -115,7 +115,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
             }
         };
         if let Some(m) = message {
-            eprintln!("{m}");
+            errln!("{m}");
         }
         Err::<(), _>(mlua::Error::external(ExitRequest(code)))
     })?;
@@ -124,7 +124,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     perftest.set(
         "eprint",
         lua.create_function(|lua, args: MultiValue| {
-            eprintln!("{}", join_tostring(lua, &args)?);
+            errln!("{}", join_tostring(lua, &args)?);
             Ok(())
         })?,
     )?;
@@ -431,7 +431,8 @@ fn install_output(lua: &Lua, ctx: &Rc<Ctx>, exit: Function) -> mlua::Result<()> 
         lua.create_function(move |lua, args: MultiValue| {
             let mut line = join_tostring(lua, &args)?;
             line.push('\n');
-            c.out.write(line.as_bytes()).map_err(mlua::Error::external)
+            c.out.write(line.as_bytes());
+            Ok(())
         })?,
     )?;
     let io: Table = globals.get("io")?;
@@ -455,7 +456,7 @@ fn install_output(lua: &Lua, ctx: &Rc<Ctx>, exit: Function) -> mlua::Result<()> 
                     }
                 }
             }
-            c.out.write(&buf).map_err(mlua::Error::external)?;
+            c.out.write(&buf);
             Ok(stdout.clone())
         })?,
     )?;

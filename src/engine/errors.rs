@@ -95,6 +95,32 @@ fn has_location(s: &str) -> bool {
     !file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Where the Lua code of `thread` stopped (`script.lua:12`), read from the call frames a
+/// coroutine keeps after it failed; the prelude's thin wrappers are skipped, as `error(msg, 2)`
+/// skips them.
+pub fn lua_line_of(thread: &mlua::Thread) -> Option<String> {
+    use mlua::ffi;
+    let state = thread.state();
+    // SAFETY: `thread` keeps the coroutine alive; it has failed, so it is not running, and
+    // this (the only Lua thread) only reads its frames.
+    unsafe {
+        let mut ar: ffi::lua_Debug = std::mem::zeroed();
+        let mut level = 0;
+        while ffi::lua_getstack(state, level, &mut ar) != 0 {
+            level += 1;
+            if ffi::lua_getinfo(state, c"Sl".as_ptr(), &mut ar) == 0 || ar.currentline <= 0 {
+                continue;
+            }
+            let src = std::ffi::CStr::from_ptr(ar.short_src.as_ptr()).to_string_lossy();
+            if src.starts_with("__mlua") || src.starts_with("perftest/prelude") {
+                continue;
+            }
+            return Some(format!("{src}:{}", ar.currentline));
+        }
+    }
+    None
+}
+
 /// The innermost Lua frame of a traceback, `script.lua:12`, skipping C functions.
 fn first_lua_frame(traceback: &str) -> Option<String> {
     traceback.lines().skip(1).find_map(|line| {

@@ -87,7 +87,7 @@ impl Ctx {
     }
 
     fn report_error(&self, what: &str, e: &mlua::Error) {
-        eprintln!("{}", tasks::error_text(what, e, self.verbosity >= 2));
+        errln!("{}", tasks::error_text(what, e, self.verbosity >= 2));
     }
 }
 
@@ -215,24 +215,31 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
     {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("perftest: {}", errors::describe(&e));
+            errln!("perftest: {}", errors::describe(&e));
             return 1;
         }
     };
-    let code = run_to_end(main, &ctx).await;
+    let code = run_to_end(&lua, main, &ctx).await;
     // Whatever ended the run (its end, a signal, perftest.exit), publishers get their flush.
     publish_api::finish(&ctx).await;
-    code
+    match ctx.out.exit_code() {
+        Some(failed) if code == 0 => failed,
+        _ => code,
+    }
 }
 
 /// Runs the main chunk and waits for its tasks; returns the exit code.
-async fn run_to_end(main: mlua::Function, ctx: &Rc<Ctx>) -> i32 {
+async fn run_to_end(lua: &Lua, main: mlua::Function, ctx: &Rc<Ctx>) -> i32 {
     let mut code = 0;
-    if let Err(e) = main.call_async::<()>(()).await {
+    let ran = match tasks::call_caught(lua, main, mlua::MultiValue::new()) {
+        Ok(run) => run.await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = ran {
         match errors::exit_request(&e) {
             Some(c) => ctx.request_exit(c),
             None => {
-                eprintln!("{}", tasks::error_text_main(&e, ctx.verbosity >= 2));
+                errln!("{}", tasks::error_text_main(&e, ctx.verbosity >= 2));
                 code = 1;
             }
         }

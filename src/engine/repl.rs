@@ -46,14 +46,14 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     let lua = match super::new_lua(&ctx, &ScriptArgs::List(Vec::new()), here.as_deref()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("perftest: {}", describe(&e));
+            errln!("perftest: {}", describe(&e));
             return 1;
         }
     };
     let show: Function = match lua.load("return require('perftest.repl').show").eval() {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("perftest: {}", describe(&e));
+            errln!("perftest: {}", describe(&e));
             return 1;
         }
     };
@@ -63,9 +63,12 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     let (ask, ask_rx) = std::sync::mpsc::channel();
     if interactive {
-        println!(
-            "perftest {} (Lua 5.4). perftest.probe(\"https://...\") times a request; Tab completes; Ctrl-D quits.",
-            env!("CARGO_PKG_VERSION")
+        ctx.out.write(
+            format!(
+                "perftest {} (Lua 5.4). perftest.probe(\"https://...\") times a request; Tab completes; Ctrl-D quits.\n",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
         );
         let names = names.clone();
         std::thread::spawn(move || read_terminal(input_tx, ask_rx, names));
@@ -97,7 +100,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                 continue;
             }
             Compiled::Error(e) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 failed = true;
             }
             Compiled::Ready(f) => match f.call_async::<MultiValue>(()).await {
@@ -105,9 +108,9 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                     for v in values {
                         match show.call::<String>(v) {
                             Ok(text) => {
-                                let _ = ctx.out.write(format!("{text}\n").as_bytes());
+                                ctx.out.write(format!("{text}\n").as_bytes());
                             }
-                            Err(e) => eprintln!("{}", describe(&e)),
+                            Err(e) => errln!("{}", describe(&e)),
                         }
                     }
                 }
@@ -116,7 +119,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                         let _ = ask.send(Ask::Quit);
                         return code;
                     }
-                    eprintln!("{}", describe(&e));
+                    errln!("{}", describe(&e));
                     failed = true;
                 }
             },
@@ -128,7 +131,9 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
         let _ = ask.send(Ask::Primary);
     }
     let _ = ask.send(Ask::Quit);
-    i32::from(failed && !interactive)
+    ctx.out
+        .exit_code()
+        .unwrap_or(i32::from(failed && !interactive))
 }
 
 enum Compiled {
@@ -201,7 +206,7 @@ fn read_terminal(
     let mut editor = match rustyline::Editor::<Helper, DefaultHistory>::new() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("perftest: cannot use the terminal ({e}); reading lines plainly");
+            errln!("perftest: cannot use the terminal ({e}); reading lines plainly");
             return read_stdin(tx);
         }
     };
@@ -226,7 +231,7 @@ fn read_terminal(
             Err(ReadlineError::Interrupted) => Input::Cancel,
             Err(ReadlineError::Eof) => Input::Eof,
             Err(e) => {
-                eprintln!("perftest: reading the terminal: {e}");
+                errln!("perftest: reading the terminal: {e}");
                 Input::Eof
             }
         };

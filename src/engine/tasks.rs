@@ -101,8 +101,7 @@ impl UserData for Task {
 
 /// Starts `f(args...)` as a task on the current local set.
 pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::Result<Task> {
-    let thread = lua.create_thread(f)?;
-    let run = thread.into_async::<MultiValue>(args)?;
+    let run = call_caught(lua, f, args)?;
     let id = ctx.tasks.start();
     ctx.figures
         .tasks_alive
@@ -129,6 +128,27 @@ pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::R
         ctx.tasks.end();
     });
     Ok(Task { id, state })
+}
+
+/// Calls `f(args...)` as a coroutine of its own. A panic under it (a bug in perftest) ends
+/// this call alone, as an error naming the Lua line it came from; the other tasks go on.
+pub fn call_caught(
+    lua: &Lua,
+    f: Function,
+    args: MultiValue,
+) -> mlua::Result<impl std::future::Future<Output = mlua::Result<MultiValue>> + use<>> {
+    let thread = lua.create_thread(f)?;
+    let run = crate::panics::caught(thread.clone().into_async::<MultiValue>(args)?);
+    Ok(async move {
+        run.await.unwrap_or_else(|panic| {
+            let at = super::errors::lua_line_of(&thread)
+                .map(|at| format!("{at}: "))
+                .unwrap_or_default();
+            Err(mlua::Error::runtime(format!(
+                "{at}internal error: {panic} (please report it)"
+            )))
+        })
+    })
 }
 
 /// Formats an error for stderr, with its traceback when verbose.
