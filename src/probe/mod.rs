@@ -88,14 +88,23 @@ impl Prober {
             let mut result = self
                 .sample(req, &target, deadline, stop.as_mut(), &mut None)
                 .await;
-            let redirect = result.ok()
+            let redirect = req.follow_redirects > 0
+                && result.ok()
                 && (300..400).contains(&result.status)
-                && result.status != 304
-                && (hops.len() as u32) < req.follow_redirects;
+                && result.status != 304;
             let location = redirect
                 .then(|| header(&result.headers, "location"))
                 .flatten();
-            if let Some(location) = location {
+            if location.is_some() && hops.len() as u32 >= req.follow_redirects {
+                // A loop, or a chain longer than allowed: no answer was reached, as curl says.
+                result.error = Some(ProbeError::new(
+                    ErrorKind::Http,
+                    format!(
+                        "http {}: too many redirects ({})",
+                        target.display, req.follow_redirects
+                    ),
+                ));
+            } else if let Some(location) = location {
                 match target.join(&location) {
                     Ok(next) => {
                         hops.push(Hop {

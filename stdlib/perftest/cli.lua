@@ -128,6 +128,13 @@ function M.parse(list, spec)
   if p and p.max and #positional > p.max then
     fail(spec, ("give at most %d %s"):format(p.max, p.name))
   end
+  -- URLs are checked here, before anything runs: a bad one is a usage error naming it.
+  if p and p.name:match("^URL") then
+    for _, u in ipairs(positional) do
+      local _, err = perftest.parse_url(u)
+      if err then fail(spec, err) end
+    end
+  end
   out.positional = positional
   return out
 end
