@@ -26,9 +26,9 @@ local function from_env(var, flag, value, integer)
   local text = perftest.env(var)
   if text == nil or text == "" then return value end
   local n = tonumber(text)
-  if n == nil or n < 0 or (integer and n ~= math.floor(n)) then
-    perftest.eprint(("perftest: %s=%s is not a %s >= 0; using -%s %s instead"):format(
-      var, text, integer and "whole number" or "number", flag, show(value)))
+  if n == nil or n < 0 or (integer and n ~= math.floor(n)) or (not integer and n >= 1e9) then
+    perftest.eprint(("perftest: %s=%s is not a %s; using -%s %s instead"):format(
+      var, text, integer and "whole number >= 0" or "number of seconds from 0 to 1e9", flag, show(value)))
     return value
   end
   if args[flag] ~= nil then
@@ -65,7 +65,10 @@ local headers = {}
 for _, h in ipairs(args.headers) do
   local name, value = h:match("^%s*([^:]+):%s*(.-)%s*$")
   if not name then usage_error(("-H '%s': write a header as 'Name: value'"):format(h)) end
-  headers[name] = value
+  -- A name given twice is sent twice, as curl does.
+  if headers[name] == nil then headers[name] = value
+  elseif type(headers[name]) == "table" then table.insert(headers[name], value)
+  else headers[name] = { headers[name], value } end
 end
 local function options_for(url)
   local opts = {
@@ -82,6 +85,9 @@ local function options_for(url)
   end
   return opts
 end
+
+-- Every URL's options are checked now, before the first row.
+for _, u in ipairs(urls) do options_for(u) end
 
 -- An error raised by a perftest verb, without the "default.lua:NN: " in front.
 local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end

@@ -105,8 +105,8 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         let code = match code {
             None | Some(Value::Nil) | Some(Value::Boolean(true)) => 0,
             Some(Value::Boolean(false)) => 1,
-            Some(Value::Integer(i)) => i as i32,
-            Some(Value::Number(n)) => n as i32,
+            Some(Value::Integer(i)) => exit_status(i as f64)?,
+            Some(Value::Number(n)) => exit_status(n)?,
             Some(other) => {
                 return Err(mlua::Error::runtime(format!(
                     "exit code must be a number, got {}",
@@ -197,6 +197,18 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
 
     install_output(lua, ctx, exit)?;
     Ok((perftest, native))
+}
+
+/// An exit code as the process can return it: a byte, since 256 would read as 0, a success.
+fn exit_status(n: f64) -> mlua::Result<i32> {
+    if (0.0..=255.0).contains(&n) && n.fract() == 0.0 {
+        Ok(n as i32)
+    } else {
+        Err(mlua::Error::runtime(format!(
+            "exit code {}: give a whole number from 0 to 255",
+            crate::probe::shown(n)
+        )))
+    }
 }
 
 /// True when stdout is a terminal and NO_COLOR is unset: the only time colour is written.

@@ -29,7 +29,7 @@ pub fn exit_request(e: &mlua::Error) -> Option<i32> {
 pub fn describe(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => first_line(message),
-        mlua::Error::RuntimeError(message) => first_line(message),
+        mlua::Error::RuntimeError(message) => runtime_text(message),
         mlua::Error::MemoryError(message) => format!(
             "out of memory: {} (raise the limit with PERFTEST_LUA_MEMORY_MB)",
             first_line(message)
@@ -63,6 +63,11 @@ pub fn describe(e: &mlua::Error) -> String {
     }
 }
 
+/// True if the one-line text of `e` already says `file:line:`.
+pub fn located(e: &mlua::Error) -> bool {
+    has_location(&describe(e))
+}
+
 /// The traceback of `e`, when there is one (for -v).
 pub fn traceback(e: &mlua::Error) -> Option<String> {
     match e {
@@ -79,6 +84,38 @@ fn traceback_of_cause(e: &mlua::Error) -> Option<String> {
     match e {
         mlua::Error::CallbackError { .. } | mlua::Error::WithContext { .. } => traceback(e),
         _ => None,
+    }
+}
+
+/// A runtime error's text on one line: a module not found keeps the places it looked in, and
+/// an error raised with a table (or nothing) says so rather than `table: 0x55d1c2e0`.
+fn runtime_text(message: &str) -> String {
+    let first = first_line(message);
+    if first.ends_with("not found:") {
+        let tried: Vec<&str> = message
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("stack traceback:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        return format!(
+            "{} (searched: {})",
+            first.trim_end_matches(':'),
+            tried.join("; ")
+        );
+    }
+    let (at, what) = match first.rsplit_once(": ") {
+        Some((at, what)) if has_location(&format!("{at}: x")) => (format!("{at}: "), what),
+        _ => (String::new(), first.as_str()),
+    };
+    let kind = what.split_once(": 0x").map(|(kind, _)| kind);
+    match kind {
+        Some(kind @ ("table" | "function" | "userdata" | "thread")) => format!(
+            "{at}error() was given a {kind}, not a message (give it a string, or a table with __tostring)"
+        ),
+        _ if what == "nil" => format!("{at}error() was given no message"),
+        _ => first,
     }
 }
 

@@ -106,11 +106,7 @@ pub fn new_lua(
     let lua = Lua::new();
     lua.set_app_data(ctx.clone());
     // A script that keeps every sample in a table must not take the machine down with it.
-    let mb = std::env::var("PERFTEST_LUA_MEMORY_MB")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1024);
-    let _ = lua.set_memory_limit(mb << 20);
+    let _ = lua.set_memory_limit(memory_limit());
     // A new collection cycle when the heap has grown 20% past what the last one left, not
     // the default 100%: a monitor's garbage is a result table per sample, and a thousand
     // targets left 7 MiB of it waiting (4 MiB less; the suite saw no CPU cost).
@@ -135,6 +131,24 @@ pub fn new_lua(
     lua.globals().set("perftest", perftest.clone())?;
     install_modules(&lua, perftest, dir)?;
     Ok(lua)
+}
+
+/// The Lua heap's limit in bytes: PERFTEST_LUA_MEMORY_MB, 1024 by default; a bad value is
+/// named and the default kept.
+fn memory_limit() -> usize {
+    const DEFAULT_MB: usize = 1024;
+    let Ok(text) = std::env::var("PERFTEST_LUA_MEMORY_MB") else {
+        return DEFAULT_MB << 20;
+    };
+    match text.trim().parse::<usize>().ok().filter(|mb| *mb > 0) {
+        Some(mb) => mb.checked_mul(1 << 20).unwrap_or(usize::MAX),
+        None => {
+            errln!(
+                "perftest: PERFTEST_LUA_MEMORY_MB={text} is not a whole number of MiB above 0; using {DEFAULT_MB}"
+            );
+            DEFAULT_MB << 20
+        }
+    }
 }
 
 /// How long a script may keep running without yielding after a stop was asked for.

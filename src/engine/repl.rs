@@ -23,6 +23,8 @@ use super::{Ctx, ScriptArgs};
 /// What the reader thread hands the Lua thread.
 enum Input {
     Line(String),
+    /// A line of piped input that is not UTF-8 text (its number).
+    NotText(usize),
     /// Ctrl-C at the prompt: forget the unfinished chunk.
     Cancel,
     Eof,
@@ -82,6 +84,11 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     while let Some(msg) = input.recv().await {
         let line = match msg {
             Input::Eof => break,
+            Input::NotText(n) => {
+                errln!("perftest: stdin line {n} is not UTF-8 text; skipped");
+                failed = true;
+                continue;
+            }
             Input::Cancel => {
                 chunk.clear();
                 let _ = ask.send(Ask::Primary);
@@ -131,6 +138,15 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
         let _ = ask.send(Ask::Primary);
     }
     let _ = ask.send(Ask::Quit);
+    if !chunk.trim().is_empty() {
+        // The input ended inside a statement: say where, rather than drop it.
+        let why = match lua.load(chunk.as_str()).set_name("=stdin").into_function() {
+            Err(e) => describe(&e),
+            Ok(_) => "an unfinished chunk".to_string(),
+        };
+        errln!("perftest: input ended before the chunk was complete: {why}");
+        failed = true;
+    }
     ctx.out
         .exit_code()
         .unwrap_or(i32::from(failed && !interactive))
@@ -178,14 +194,28 @@ fn refresh_names(lua: &Lua, names: &Names) {
 }
 
 fn read_stdin(tx: mpsc::UnboundedSender<Input>) {
-    for line in std::io::stdin().lock().lines() {
-        match line {
-            Ok(l) => {
-                if tx.send(Input::Line(l)).is_err() {
-                    return;
-                }
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        match stdin.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        n += 1;
+        if buf.ends_with(b"\n") {
+            buf.pop();
+            if buf.ends_with(b"\r") {
+                buf.pop();
             }
-            Err(_) => break,
+        }
+        let msg = match String::from_utf8(std::mem::take(&mut buf)) {
+            Ok(line) => Input::Line(line),
+            Err(_) => Input::NotText(n),
+        };
+        if tx.send(msg).is_err() {
+            return;
         }
     }
     let _ = tx.send(Input::Eof);

@@ -71,6 +71,8 @@ impl UserData for Task {
                     out.push_back(Value::Boolean(true));
                     out.extend(values);
                 }
+                // perftest.exit in the task ends the joiner too, not as an error of its own.
+                Err(e) if exit_request(&e).is_some() => return Err(e),
                 Err(e) => {
                     if state.reported.replace(false)
                         && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
@@ -140,14 +142,26 @@ pub fn call_caught(
     let thread = lua.create_thread(f)?;
     let run = crate::panics::caught(thread.clone().into_async::<MultiValue>(args)?);
     Ok(async move {
-        run.await.unwrap_or_else(|panic| {
-            let at = super::errors::lua_line_of(&thread)
+        let at = || {
+            super::errors::lua_line_of(&thread)
                 .map(|at| format!("{at}: "))
-                .unwrap_or_default();
-            Err(mlua::Error::runtime(format!(
-                "{at}internal error: {panic} (please report it)"
-            )))
-        })
+                .unwrap_or_default()
+        };
+        match run.await {
+            Ok(Ok(values)) => Ok(values),
+            // error({}) or error(msg, 0) carry no line: the coroutine's stack still has it.
+            Ok(Err(e)) if exit_request(&e).is_none() && !super::errors::located(&e) => {
+                Err(mlua::Error::WithContext {
+                    context: at().trim_end_matches(": ").to_string(),
+                    cause: std::sync::Arc::new(e),
+                })
+            }
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(mlua::Error::runtime(format!(
+                "{}internal error: {panic} (please report it)",
+                at()
+            ))),
+        }
     })
 }
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 pub use request::{IpFamily, ProbeRequest, seconds, shown};
 pub use result::{
     CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, millis,
+    printable,
 };
 pub use target::{Scheme, Target};
 pub use tls::TlsOptions;
@@ -546,12 +547,23 @@ impl<'a> Recorder<'a> {
             Phase::Dns => format!("resolving {}", self.host),
             Phase::Connect => format!("connecting to {}", self.peer),
             Phase::Tls => format!("in the TLS handshake with {}", self.peer),
+            // A server that sends its head a byte at a time (slowloris) has sent a first byte.
+            Phase::Wait if self.first_byte_came() => format!(
+                "reading the response headers from {} (the first byte came)",
+                self.peer
+            ),
             Phase::Wait => format!("waiting for the first byte from {}", self.peer),
             Phase::Body => format!(
                 "reading the body from {} ({} bytes received)",
                 self.peer, self.progress.size
             ),
         }
+    }
+
+    fn first_byte_came(&self) -> bool {
+        self.stamps
+            .as_ref()
+            .is_some_and(|s| s.lock().unwrap_or_else(|p| p.into_inner()).first.is_some())
     }
 
     fn timeout(&mut self, limit: Duration) -> ProbeError {

@@ -219,8 +219,8 @@ pub fn info<S>(stream: &TlsStream<S>) -> TlsInfo {
 fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
     Some(CertInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: super::result::printable(&cert.subject().to_string()).into_owned(),
+        issuer: super::result::printable(&cert.issuer().to_string()).into_owned(),
         not_after: cert.validity().not_after.timestamp(),
     })
 }
