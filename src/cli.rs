@@ -58,6 +58,43 @@ pub struct Cli {
     version: Option<bool>,
 }
 
+impl Cli {
+    /// Parses the process's arguments (see [`Cli::from_list`]).
+    pub fn from_args() -> Cli {
+        Cli::from_list(std::env::args_os().collect())
+    }
+
+    /// Parses `args` (the program's name first). Everything after `run SCRIPT` is the
+    /// script's, a leading `-q`, `-v` or `-V` too: those flags are global, and clap alone would
+    /// take `run monitor -q URL`'s `-q` as perftest's own, never handing it to the scenario.
+    pub fn from_list(args: Vec<std::ffi::OsString>) -> Cli {
+        let mut run = 1;
+        while args
+            .get(run)
+            .is_some_and(|a| matches!(a.to_str(), Some("-q" | "-v" | "-V")))
+        {
+            run += 1;
+        }
+        let script_args: Option<Vec<String>> = (args.get(run).is_some_and(|a| a == "run")
+            && args.len() > run + 1)
+            .then(|| {
+                args[run + 2..]
+                    .iter()
+                    .map(|a| a.clone().into_string().ok())
+                    .collect()
+            })
+            .flatten();
+        let Some(script_args) = script_args else {
+            return Cli::parse_from(args);
+        };
+        let mut cli = Cli::parse_from(&args[..run + 2]);
+        if let Some(Command::Run { args, .. }) = &mut cli.command {
+            *args = script_args;
+        }
+        cli
+    }
+}
+
 /// What to run besides the classic loop.
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -1,9 +1,7 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = perftest::cli::Cli::parse();
+    let cli = perftest::cli::Cli::from_args();
     // A panic that reached this far has been reported on one line by the hook.
     let code = std::panic::catch_unwind(|| perftest::run(cli))
         .unwrap_or(perftest::panics::EXIT_INTERNAL);

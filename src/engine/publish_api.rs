@@ -53,7 +53,10 @@ pub async fn finish(ctx: &Ctx) {
                 report
                     .last_error
                     .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
+                    .unwrap_or_else(|| format!(
+                        " (no call completed within the {}s flush window, PERFTEST_FLUSH_SECONDS)",
+                        within.as_secs_f64()
+                    ))
             );
         } else if ctx.verbosity >= 2 {
             errln!(
