@@ -195,6 +195,16 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         lua.create_function(|_, (text, name): (String, String)| colored(&text, &name))?,
     )?;
 
+    // A fault to inject, for the tests of what a panic under a Lua call does; debug builds
+    // with PERFTEST_TEST_PANIC set only.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PERFTEST_TEST_PANIC").is_some() {
+        perftest.set(
+            "_panic",
+            lua.create_function(|_, msg: String| -> mlua::Result<()> { panic!("{msg}") })?,
+        )?;
+    }
+
     install_output(lua, ctx, exit)?;
     Ok((perftest, native))
 }

@@ -106,7 +106,7 @@ pub fn seconds(what: &str, value: f64) -> Result<Duration, String> {
 
 /// A number as a message shows it: `5`, `0.25`, `1e300` (never three hundred digits).
 pub fn shown(n: f64) -> String {
-    if n != 0.0 && !(1e-4..1e15).contains(&n.abs()) {
+    if n != 0.0 && !(1e-4..1e7).contains(&n.abs()) {
         format!("{n:e}")
     } else {
         n.to_string()

@@ -202,7 +202,15 @@ fn certificate_problem(cert: &rustls::CertificateError) -> (String, bool) {
                 if presented.is_empty() {
                     "no host".to_string()
                 } else {
-                    presented.join(", ")
+                    // webpki writes them DnsName("a.test"), IpAddress(127.0.0.1): the names alone.
+                    presented
+                        .iter()
+                        .map(|p| match p.split_once('(') {
+                            Some((_, inner)) => inner.trim_end_matches(')').trim_matches('"'),
+                            None => p.as_str(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
                 expected.to_str()
             ),
