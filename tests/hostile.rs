@@ -724,7 +724,9 @@ perftest.sleep(3)
     let cpu = cpu_seconds(child.id()) - cpu_before;
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(freed, "freed\n");
-    assert!(cpu < 0.3 * wall, "{cpu:.2} s of CPU in {wall:.2} s out of descriptors");
+    // Measured: a loop accepting again at once used 0.5 s of CPU a second here; backing off
+    // uses none.
+    assert!(cpu < 0.1 * wall, "{cpu:.2} s of CPU in {wall:.2} s out of descriptors");
     waiting
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
