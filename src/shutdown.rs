@@ -101,26 +101,19 @@ impl Shutdown {
                 };
                 // The signal driver is gone (the runtime is shutting down): nothing to listen to.
                 let Some(name) = name else { return };
-                let now = Instant::now();
-                let first = {
-                    let mut first = this.first_signal.lock().unwrap_or_else(|p| p.into_inner());
-                    let before = *first;
-                    first.get_or_insert(now);
-                    before
-                };
-                match first {
-                    None => {
+                match this.judge(Instant::now()) {
+                    Act::Stop => {
                         tracing::debug!("{name}: stopping; a second signal exits at once");
                         this.signalled.store(true, Ordering::Relaxed);
                         this.trigger();
                     }
-                    Some(at) if now - at < SAME_ACT => {
+                    Act::Same(after) => {
                         tracing::debug!(
                             "{name} again after {} ms: the same stop",
-                            (now - at).as_millis()
+                            after.as_millis()
                         );
                     }
-                    Some(_) => {
+                    Act::Exit => {
                         errln!("perftest: {name} again, exiting now");
                         std::process::exit(130);
                     }
@@ -130,9 +123,59 @@ impl Shutdown {
     }
 }
 
+/// What a signal arriving now means.
+#[derive(Debug, PartialEq)]
+enum Act {
+    /// The first: stop gracefully.
+    Stop,
+    /// The first one again, delivered this long after it.
+    Same(Duration),
+    /// A second act of the user: exit at once.
+    Exit,
+}
+
+impl Shutdown {
+    /// Judges a signal arriving at `now` against the first one.
+    fn judge(&self, now: Instant) -> Act {
+        let mut first = self.first_signal.lock().unwrap_or_else(|p| p.into_inner());
+        match *first {
+            None => {
+                *first = Some(now);
+                Act::Stop
+            }
+            Some(at) if now.saturating_duration_since(at) < SAME_ACT => {
+                Act::Same(now.saturating_duration_since(at))
+            }
+            Some(_) => Act::Exit,
+        }
+    }
+}
+
 /// A second signal this soon after the first is the same act delivered twice, not a second
 /// Ctrl-C: GNU timeout signals the child and then its process group, and so do scripts that
 /// `kill PID; kill -- -PGID`; the two arrive microseconds apart (a few ms on a loaded machine). A person pressing Ctrl-C again
 /// takes longer than 250 ms; if they are faster, the stop already under way goes on and a
 /// third press exits.
 pub const SAME_ACT: Duration = Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_again_within_the_window_is_the_same_act() {
+        let s = Shutdown::new();
+        let t0 = Instant::now();
+        assert_eq!(s.judge(t0), Act::Stop);
+        let soon = Duration::from_micros(40);
+        assert_eq!(s.judge(t0 + soon), Act::Same(soon));
+        assert_eq!(
+            s.judge(t0 + SAME_ACT - Duration::from_millis(1)),
+            Act::Same(SAME_ACT - Duration::from_millis(1))
+        );
+        assert_eq!(s.judge(t0 + SAME_ACT), Act::Exit);
+        // The REPL takes the stop back: the next signal is a first one again.
+        s.reset();
+        assert_eq!(s.judge(t0 + SAME_ACT * 3), Act::Stop);
+    }
+}
