@@ -33,7 +33,8 @@ Examples:
 Scenarios: perftest scripts (slo, compare, waterfall, load, monitor), perftest repl.
 
 Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
-99 when a threshold failed, 130 after a second Ctrl-C.";
+70 on an internal error, 74 when stdout could not be written, 99 when a threshold failed,
+130 after a second Ctrl-C (250 ms or more after the first); a script's perftest.exit(N).";
 
 /// The whole command line.
 #[derive(Parser, Debug)]

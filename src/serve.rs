@@ -57,7 +57,8 @@ pub fn start(
                 Err(e) => {
                     // Out of descriptors (or memory) the error repeats at once: accepting again
                     // without a pause would spin a core and help nobody.
-                    backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
                     if backoff == Duration::from_millis(10) {
                         tracing::warn!("web server on {bound}: {e}; accepting again in a moment");
                     }

@@ -167,7 +167,9 @@ fn a_bad_environment_value_is_named_and_the_flag_used() {
     assert_eq!(code, 0);
     assert_eq!(rows(&out).len(), 1);
     assert!(
-        err.contains("PERFTEST_DELAY=abc is not a number of seconds from 0 to 1e9; using -d 0 instead"),
+        err.contains(
+            "PERFTEST_DELAY=abc is not a number of seconds from 0 to 1e9; using -d 0 instead"
+        ),
         "{err}"
     );
 }

@@ -160,7 +160,8 @@ fn an_unwritable_stderr_drops_the_messages_and_keeps_every_row() {
             assert_eq!(rows(&r.out).len(), 20, "{what}: {}", r.out);
             assert!(rows(&r.out).iter().all(|f| f[7] == "500"), "{what}");
             assert!(
-                r.out.ends_with("No valid samples received, no summary provided\n"),
+                r.out
+                    .ends_with("No valid samples received, no summary provided\n"),
                 "{what}: {}",
                 r.out
             );
@@ -349,7 +350,10 @@ end)
 /// A panic in the main chunk: the error names the line, exit 1; nothing hangs.
 #[test]
 fn a_panic_in_the_main_chunk_is_an_error_naming_the_line() {
-    let path = script("panic-main.lua", "print('before')\nperftest._panic('main fault')\n");
+    let path = script(
+        "panic-main.lua",
+        "print('before')\nperftest._panic('main fault')\n",
+    );
     let r = ran({
         let mut c = pt(&["run", &path]);
         c.env("PERFTEST_TEST_PANIC", "1");
@@ -402,7 +406,9 @@ fn load_values_out_of_range_are_usage_errors_naming_the_range() {
     // From a script, the same check raises, naming the line.
     let path = script(
         "load.lua",
-        &format!("local ok, e = pcall(perftest.load, {{ url = '{url}', rate = 5e9, requests = 1 }})\nprint(e)\nperftest.load {{ url = '{url}', duration = 1e300 }}\n"),
+        &format!(
+            "local ok, e = pcall(perftest.load, {{ url = '{url}', rate = 5e9, requests = 1 }})\nprint(e)\nperftest.load {{ url = '{url}', duration = 1e300 }}\n"
+        ),
     );
     let r = ran(pt(&["run", &path]));
     assert_eq!(r.code, 1);
@@ -413,8 +419,9 @@ fn load_values_out_of_range_are_usage_errors_naming_the_range() {
         r.out
     );
     assert!(
-        r.err
-            .contains(&format!("{path}:3: perftest.load: duration 1e300: give seconds above 0")),
+        r.err.contains(&format!(
+            "{path}:3: perftest.load: duration 1e300: give seconds above 0"
+        )),
         "{}",
         r.err
     );
@@ -472,7 +479,10 @@ fn an_invalid_port_is_a_usage_error_naming_the_url() {
         assert_eq!(r.out, "", "no row for {url}");
         let r = ran(pt(&["run", "slo", "-n", "1", url]));
         assert_eq!(r.code, 2, "{url}");
-        assert_eq!(r.err.trim_end(), format!("perftest run slo: {want} (see --help)"));
+        assert_eq!(
+            r.err.trim_end(),
+            format!("perftest run slo: {want} (see --help)")
+        );
         let path = script("port.lua", &format!("local r = perftest.probe('{url}')\n"));
         let r = ran(pt(&["run", &path]));
         assert_eq!(r.code, 1, "{url}");
@@ -538,7 +548,10 @@ fn tabs_and_newlines_in_the_location_do_not_add_columns_or_rows() {
     cmd.env("REP_LOCATION", "Par\tis\r\nFR");
     let r = ran(cmd);
     let row: serde_json::Value = serde_json::from_str(r.out.lines().next().unwrap()).unwrap();
-    assert_eq!(row["from_location"], "Par\tis\r\nFR", "JSON keeps them, escaped");
+    assert_eq!(
+        row["from_location"], "Par\tis\r\nFR",
+        "JSON keeps them, escaped"
+    );
 }
 
 // ---- 7. A signal delivered twice ----------------------------------------------------------
@@ -594,7 +607,11 @@ fn gnu_timeout_ends_a_run_with_the_summary() {
         .args(["-n", "0", "-d", "0.05", &t.url("/page?size=7")])
         .stdin(Stdio::null());
     let r = ran(cmd);
-    assert_eq!(r.code, 124, "timeout's code for a command it stopped: {}", r.err);
+    assert_eq!(
+        r.code, 124,
+        "timeout's code for a command it stopped: {}",
+        r.err
+    );
     assert!(r.out.contains("average values:"), "{}", r.out);
     assert!(!r.err.contains("again, exiting now"), "{}", r.err);
 }
@@ -619,14 +636,15 @@ fn a_second_signal_later_exits_130() {
     kill(pid, libc::SIGINT);
     // Both were one act: still running well after.
     std::thread::sleep(Duration::from_millis(600));
-    assert!(
-        std::fs::metadata(format!("/proc/{pid}")).is_ok(),
-        "one act, no exit"
-    );
+    assert!(child.try_wait().unwrap().is_none(), "one act, no exit");
     kill(pid, libc::SIGINT);
     let r = finish(child);
     assert_eq!(r.code, 130);
-    assert!(r.err.contains("perftest: SIGINT again, exiting now"), "{}", r.err);
+    assert!(
+        r.err.contains("perftest: SIGINT again, exiting now"),
+        "{}",
+        r.err
+    );
 }
 
 // ---- 8. The -p server under a descriptor flood ---------------------------------------------
@@ -651,7 +669,13 @@ fn idle_connections_to_the_web_server_do_not_starve_the_probes() {
     let mut child = cmd.spawn().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let line = wait_for_line(&mut err, "serving /memstats");
-    let addr: std::net::SocketAddr = line.trim_end().rsplit("http://").next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim_end()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let cpu_before = cpu_seconds(child.id());
     let started = Instant::now();
     // 120: the server's 8 and a listen backlog's worth (128), so every connect completes.
@@ -667,10 +691,16 @@ fn idle_connections_to_the_web_server_do_not_starve_the_probes() {
     let mut healthz = String::new();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    std::io::Write::write_all(&mut s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
     s.read_to_string(&mut healthz).unwrap();
-    assert!(healthz.starts_with("HTTP/1.1 200") && healthz.ends_with("ok\n"), "{healthz}");
+    assert!(
+        healthz.starts_with("HTTP/1.1 200") && healthz.ends_with("ok\n"),
+        "{healthz}"
+    );
     kill(child.id() as i32, libc::SIGTERM);
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
@@ -726,13 +756,19 @@ perftest.sleep(3)
     assert_eq!(freed, "freed\n");
     // Measured: a loop accepting again at once used 0.5 s of CPU a second here; backing off
     // uses none.
-    assert!(cpu < 0.1 * wall, "{cpu:.2} s of CPU in {wall:.2} s out of descriptors");
+    assert!(
+        cpu < 0.1 * wall,
+        "{cpu:.2} s of CPU in {wall:.2} s out of descriptors"
+    );
     waiting
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let mut reply = String::new();
     waiting.read_to_string(&mut reply).unwrap();
-    assert!(reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n"), "{reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n"),
+        "{reply}"
+    );
     kill(child.id() as i32, libc::SIGTERM);
     let r = finish(child);
     assert_eq!(r.code, 0, "{}", r.err);
@@ -749,11 +785,20 @@ fn bad_flag_values_are_usage_errors_not_script_errors() {
         (&["--timeout", "x"], "invalid value 'x' for '--timeout <S>'"),
         (&["--timeout=-1"], "give a number of seconds from 0 to 1e9"),
         (&["--connect-timeout", "inf"], "'--connect-timeout <S>'"),
-        (&["--dns-server", "nowhere"], "'--dns-server <ADDR>': give an IP address or IP:PORT"),
-        (&["--resolve", "foo"], "'--resolve <HOST:PORT:ADDR>': write it as HOST:PORT:ADDR"),
+        (
+            &["--dns-server", "nowhere"],
+            "'--dns-server <ADDR>': give an IP address or IP:PORT",
+        ),
+        (
+            &["--resolve", "foo"],
+            "'--resolve <HOST:PORT:ADDR>': write it as HOST:PORT:ADDR",
+        ),
         (&["--resolve", "a:80:b"], "'b' is not an IP address"),
         (&["-X", "GE T"], "'--request <METHOD>': give an HTTP method"),
-        (&["-H", "no colon"], "'--header <HEADER>': write a header as 'Name: value'"),
+        (
+            &["-H", "no colon"],
+            "'--header <HEADER>': write a header as 'Name: value'",
+        ),
     ];
     for (args, want) in cases {
         let mut all = vec!["-n", "1"];
@@ -779,7 +824,13 @@ fn bad_flag_values_are_usage_errors_not_script_errors() {
     cmd.env("PERFTEST_DELAY", "1e300");
     let r = ran(cmd);
     assert_eq!(r.code, 0, "{}", r.err);
-    assert!(r.err.contains("PERFTEST_DELAY=1e300 is not a number of seconds from 0 to 1e9; using -d 0 instead"), "{}", r.err);
+    assert!(
+        r.err.contains(
+            "PERFTEST_DELAY=1e300 is not a number of seconds from 0 to 1e9; using -d 0 instead"
+        ),
+        "{}",
+        r.err
+    );
 }
 
 #[test]
@@ -804,7 +855,9 @@ fn script_errors_say_what_was_raised_and_where() {
     assert_eq!(r.code, 1);
     assert_eq!(
         r.err.trim_end(),
-        format!("perftest: {path}:2: error() was given a table, not a message (give it a string, or a table with __tostring)")
+        format!(
+            "perftest: {path}:2: error() was given a table, not a message (give it a string, or a table with __tostring)"
+        )
     );
     let path = script("nil.lua", "perftest.spawn(function()\n  error()\nend)\n");
     let r = ran(pt(&["run", &path]));
@@ -857,11 +910,18 @@ fn escape_sequences_in_certificate_names_never_reach_the_terminal() {
     let ca = pki.ca_pem_path.display().to_string();
     let r = ran(pt(&["-v", "-n", "1", "--cacert", &ca, &t.url("/page")]));
     assert_eq!(r.code, 0, "{}", r.err);
-    assert!(!r.err.contains('\u{1b}') && !r.err.contains('\u{7}'), "{:?}", r.err);
+    assert!(
+        !r.err.contains('\u{1b}') && !r.err.contains('\u{7}'),
+        "{:?}",
+        r.err
+    );
     assert!(r.err.contains("cert CN=evil?[2J?name"), "{}", r.err);
     let path = script(
         "cert.lua",
-        &format!("local r = perftest.probe('{}', {{ cacert = '{ca}' }})\nprint(r.cert.subject)\n", t.url("/page")),
+        &format!(
+            "local r = perftest.probe('{}', {{ cacert = '{ca}' }})\nprint(r.cert.subject)\n",
+            t.url("/page")
+        ),
     );
     let r = ran(pt(&["run", &path]));
     assert_eq!(r.out, "CN=evil?[2J?name\n");
@@ -871,7 +931,15 @@ fn escape_sequences_in_certificate_names_never_reach_the_terminal() {
 fn a_header_given_twice_is_sent_twice() {
     let t = Target::http();
     let r = ran(pt(&[
-        "-q", "-n", "1", "-H", "X-Twice: one", "-H", "X-Twice: two", "-H", "X-Once: 1",
+        "-q",
+        "-n",
+        "1",
+        "-H",
+        "X-Twice: one",
+        "-H",
+        "X-Twice: two",
+        "-H",
+        "X-Once: 1",
         &t.url("/echo"),
     ]));
     assert_eq!(r.code, 0, "{}", r.err);
@@ -883,7 +951,15 @@ fn a_header_given_twice_is_sent_twice() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(values, ["one", "two"]);
-    let r = ran(pt(&["run", "waterfall", "-H", "X-Twice: 3", "-H", "X-Twice: 4", &t.url("/echo")]));
+    let r = ran(pt(&[
+        "run",
+        "waterfall",
+        "-H",
+        "X-Twice: 3",
+        "-H",
+        "X-Twice: 4",
+        &t.url("/echo"),
+    ]));
     assert_eq!(r.code, 0, "{}", r.err);
     let seen = t.requests();
     let last = seen.last().unwrap();
@@ -904,7 +980,11 @@ fn waterfall_exits_1_when_its_request_failed() {
     let r = ran(pt(&["run", "waterfall", &url]));
     assert_eq!(r.code, 1);
     assert!(r.out.contains("connection refused"), "{}", r.out);
-    assert!(r.out.contains("DNS Lookup"), "drawn as far as it went: {}", r.out);
+    assert!(
+        r.out.contains("DNS Lookup"),
+        "drawn as far as it went: {}",
+        r.out
+    );
     let t = Target::http();
     assert_eq!(ran(pt(&["run", "waterfall", &t.url("/page")])).code, 0);
 }
@@ -952,14 +1032,19 @@ fn a_bad_lua_memory_limit_is_named() {
         assert_eq!(r.out, "ran\n");
         assert_eq!(
             r.err.trim_end(),
-            format!("perftest: PERFTEST_LUA_MEMORY_MB={bad} is not a whole number of MiB above 0; using 1024")
+            format!(
+                "perftest: PERFTEST_LUA_MEMORY_MB={bad} is not a whole number of MiB above 0; using 1024"
+            )
         );
     }
 }
 
 #[test]
 fn a_shebang_line_and_a_byte_order_mark_are_accepted_as_lua_does() {
-    let path = script("shebang.lua", "#!/usr/bin/env -S perftest run\nprint('one')\nerror('line three')\n");
+    let path = script(
+        "shebang.lua",
+        "#!/usr/bin/env -S perftest run\nprint('one')\nerror('line three')\n",
+    );
     let r = ran(pt(&["run", &path]));
     assert_eq!(r.out, "one\n");
     assert_eq!(r.err.trim_end(), format!("perftest: {path}:3: line three"));
@@ -1006,7 +1091,16 @@ fn verbosity_flags_after_run_name_reach_the_scenario() {
     let r = ran(pt(&["-q", "run", &path, "-v"]));
     assert_eq!(r.out, "-v\n");
     let t = Target::http();
-    let r = ran(pt(&["run", "monitor", "-q", "-n", "2", "-d", "0.01", &t.url("/page")]));
+    let r = ran(pt(&[
+        "run",
+        "monitor",
+        "-q",
+        "-n",
+        "2",
+        "-d",
+        "0.01",
+        &t.url("/page"),
+    ]));
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(rows(&r.out).is_empty(), "-q reached monitor: {}", r.out);
     let r = ran(pt(&["run", "default", "-q", "-n", "1", &t.url("/page")]));
@@ -1039,7 +1133,8 @@ fn each_scenario_accepts_the_options_it_advertises() {
         {
             let flag = word.split('=').next().unwrap();
             assert!(
-                help.split(|c: char| c.is_whitespace() || c == ',').any(|w| w == flag),
+                help.split(|c: char| c.is_whitespace() || c == ',')
+                    .any(|w| w == flag),
                 "{name} advertises {flag} but its --help does not take it"
             );
         }
@@ -1104,6 +1199,55 @@ fn a_failed_cloudwatch_delivery_is_one_line_with_its_cause() {
         line.starts_with("perftest: cloudwatch: 3 of 3 samples could not be sent (last error: dispatch failure: io error: "),
         "{line}"
     );
-    assert!(line.ends_with("Connection refused (os error 111))"), "{line}");
-    assert!(!line.contains('{') && !line.contains("DispatchFailure("), "{line}");
+    assert!(
+        line.ends_with("Connection refused (os error 111))"),
+        "{line}"
+    );
+    assert!(
+        !line.contains('{') && !line.contains("DispatchFailure("),
+        "{line}"
+    );
+}
+
+// ---- The exit-code table ------------------------------------------------------------------
+
+/// The README's table and `perftest --help` name the same exit codes, and every code this
+/// suite sees perftest return is in them.
+#[test]
+fn every_exit_code_is_in_the_readme_table_and_in_help() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("README has an Exit codes section");
+    let in_readme: Vec<i32> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            l.trim_start_matches('|')
+                .split('|')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(in_readme, [0, 1, 2, 70, 74, 99, 130]);
+    let help = ran(pt(&["--help"])).out;
+    let status = help
+        .split("Exit status:")
+        .nth(1)
+        .expect("--help has the exit status");
+    let in_help: Vec<i32> = status
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .filter(|n| *n != 250)
+        .collect();
+    assert_eq!(in_help, in_readme, "--help's copy: {status}");
+    // The codes the cases above assert, each in the table (7 is a script's os.exit(7)).
+    for code in [0, 1, 2, 74, 130] {
+        assert!(in_readme.contains(&code), "{code}");
+    }
 }

@@ -63,9 +63,11 @@ pub fn describe(e: &mlua::Error) -> String {
     }
 }
 
-/// True if the one-line text of `e` already says `file:line:`.
-pub fn located(e: &mlua::Error) -> bool {
-    has_location(&describe(e))
+/// True if `e` was raised with a value that is not a message (`error({})`, `error()`): Lua
+/// gives those no `file:line:`, so the caller adds it. (`error("msg", 0)` asked for none.)
+pub fn raised_without_message(e: &mlua::Error) -> bool {
+    let text = describe(e);
+    !has_location(&text) && text.starts_with("error() was given")
 }
 
 /// The traceback of `e`, when there is one (for -v).

@@ -141,7 +141,7 @@ fn memory_limit() -> usize {
         return DEFAULT_MB << 20;
     };
     match text.trim().parse::<usize>().ok().filter(|mb| *mb > 0) {
-        Some(mb) => mb.checked_mul(1 << 20).unwrap_or(usize::MAX),
+        Some(mb) => mb.saturating_mul(1 << 20),
         None => {
             errln!(
                 "perftest: PERFTEST_LUA_MEMORY_MB={text} is not a whole number of MiB above 0; using {DEFAULT_MB}"

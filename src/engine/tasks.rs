@@ -142,24 +142,18 @@ pub fn call_caught(
     let thread = lua.create_thread(f)?;
     let run = crate::panics::caught(thread.clone().into_async::<MultiValue>(args)?);
     Ok(async move {
-        let at = || {
-            super::errors::lua_line_of(&thread)
-                .map(|at| format!("{at}: "))
-                .unwrap_or_default()
-        };
+        let at = || super::errors::lua_line_of(&thread);
         match run.await {
             Ok(Ok(values)) => Ok(values),
-            // error({}) or error(msg, 0) carry no line: the coroutine's stack still has it.
-            Ok(Err(e)) if exit_request(&e).is_none() && !super::errors::located(&e) => {
-                Err(mlua::Error::WithContext {
-                    context: at().trim_end_matches(": ").to_string(),
-                    cause: std::sync::Arc::new(e),
-                })
-            }
+            // error({}) carries no line: the failed coroutine's stack still has it.
+            Ok(Err(e)) if super::errors::raised_without_message(&e) => match at() {
+                Some(at) => mlua::ErrorContext::context(Err(e), at),
+                None => Err(e),
+            },
             Ok(Err(e)) => Err(e),
             Err(panic) => Err(mlua::Error::runtime(format!(
                 "{}internal error: {panic} (please report it)",
-                at()
+                at().map(|at| format!("{at}: ")).unwrap_or_default()
             ))),
         }
     })

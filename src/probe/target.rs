@@ -222,9 +222,7 @@ fn ascii_host(url: &str) -> Result<String, String> {
         None => (None, authority),
     };
     let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => {
-            (h, Some(p))
-        }
+        Some((h, p)) if !h.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
         _ => (hostport, None),
     };
     let ascii = idna::domain_to_ascii(host).map_err(|_| {
@@ -300,7 +298,10 @@ mod tests {
             let e = Target::parse(url).unwrap_err();
             assert!(e.contains(url) && e.contains("1 to 65535"), "{e}");
         }
-        assert_eq!(Target::parse("http://127.0.0.1:65535/").unwrap().port, 65535);
+        assert_eq!(
+            Target::parse("http://127.0.0.1:65535/").unwrap().port,
+            65535
+        );
         assert_eq!(Target::parse("https://[::1]/").unwrap().port, 443);
     }
 

@@ -185,7 +185,12 @@ fn certificate_problem(cert: &rustls::CertificateError) -> (String, bool) {
     use rustls::CertificateError as C;
     let date = |t: &UnixTime| {
         x509_parser::time::ASN1Time::from_timestamp(t.as_secs() as i64)
-            .map(|d| d.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|d| {
+                d.to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_else(|_| format!("{} s after 1970", t.as_secs()))
     };
     match cert {
