@@ -826,7 +826,7 @@ fn bad_flag_values_are_usage_errors_not_script_errors() {
     assert_eq!(r.code, 0, "{}", r.err);
     assert!(
         r.err.contains(
-            "PERFTEST_DELAY=1e300 is not a number of seconds from 0 to 1e9; using -d 0 instead"
+            "PERFTEST_DELAY environment is 1e300 -- value must be below 1e9 seconds.  Using -d 0 instead"
         ),
         "{}",
         r.err

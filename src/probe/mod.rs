@@ -24,7 +24,7 @@ pub use result::{
     printable,
 };
 pub use target::{Scheme, Target};
-pub use tls::TlsOptions;
+pub use tls::{TlsOptions, client_config as tls_client_config};
 
 use dns::Dns;
 use http::Progress;
@@ -395,7 +395,7 @@ impl Prober {
         match server {
             None => self
                 .system_dns
-                .get_or_init(|| Dns::from_system().map(Arc::new))
+                .get_or_init(|| Dns::from_resolv_conf(dns::RESOLV_CONF.as_ref()).map(Arc::new))
                 .clone(),
             Some(addr) => {
                 let mut map = self.custom_dns.lock().unwrap_or_else(|p| p.into_inner());
