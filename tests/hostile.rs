@@ -516,7 +516,7 @@ fn a_redirect_loop_under_dash_l_is_a_failed_sample() {
         loop_.requests.load(std::sync::atomic::Ordering::Relaxed),
         22
     );
-    let r = ran(pt(&["-q", "-j", "-L", "-n", "1", &url]));
+    let r = ran(pt(&["-q", "--jsonl", "-L", "-n", "1", &url]));
     let row: serde_json::Value = serde_json::from_str(r.out.lines().next().unwrap()).unwrap();
     assert_eq!(row["error_kind"], "http");
     assert_eq!(row["http"], 500);
@@ -544,7 +544,7 @@ fn tabs_and_newlines_in_the_location_do_not_add_columns_or_rows() {
         // Every line is the header, a row, or the summary's: none was split.
         assert_eq!(r.out.lines().count(), 1 + 2 + 5, "{}", r.out);
     }
-    let mut cmd = pt(&["-q", "-j", "-n", "1", &url]);
+    let mut cmd = pt(&["-q", "--jsonl", "-n", "1", &url]);
     cmd.env("REP_LOCATION", "Par\tis\r\nFR");
     let r = ran(cmd);
     let row: serde_json::Value = serde_json::from_str(r.out.lines().next().unwrap()).unwrap();
