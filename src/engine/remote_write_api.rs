@@ -239,7 +239,7 @@ pub(super) async fn finish(ctx: &Ctx, within: Duration) {
         // Over the whole run: those the bound dropped during an outage count too.
         let dropped = c.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
-            eprintln!(
+            errln!(
                 "perftest: remote write {}: {dropped} of {} samples could not be sent{}",
                 rw.shown(),
                 c.recorded.load(Ordering::Relaxed),
@@ -249,7 +249,7 @@ pub(super) async fn finish(ctx: &Ctx, within: Duration) {
                     .unwrap_or_default()
             );
         } else if ctx.verbosity >= 2 {
-            eprintln!(
+            errln!(
                 "perftest: remote write {}: {} samples sent in {} requests",
                 rw.shown(),
                 c.sent.load(Ordering::Relaxed),
