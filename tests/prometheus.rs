@@ -490,7 +490,7 @@ for _ = 1, 5 do perftest.probe(perftest.args[2]) perftest.sleep(0.1) end
             &url,
             "200",
         ])
-        .env("PERFTEST_FLUSH_SECONDS", "1")
+        .env("PERFTEST_FLUSH_SECONDS", "3")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -513,5 +513,7 @@ for _ = 1, 5 do perftest.probe(perftest.args[2]) perftest.sleep(0.1) end
         n[0] > 0 && n[0] == n[1],
         "every sample read was dropped: {line}"
     );
+    // Reads every 0.2 s and a flush of 3 s: at least one retry whatever the machine's load
+    // (the backoff is half a second once the run is ending).
     assert!(bad.failures_left() <= 1_000_000 - 2, "retried");
 }
