@@ -3,9 +3,12 @@
 -- does not push the next one back). A row per sample (the classic TSV,
 -- or JSON with -j); rolling thresholds over the last --window seconds checked after every
 -- sample, a line when a target starts failing them and when it recovers; every target's
--- summary when stopped (Ctrl-C, SIGTERM).
+-- summary when stopped (Ctrl-C, SIGTERM). Publishes with the classic flags and their
+-- environment variables: -p/--listen (/metrics, /memstats, /healthz; PERFTEST_LISTEN_PORT), -c
+-- (CloudWatch), -W (a webhook; HTTP_JSON_WEBHOOK), -A/-M (SMS; RESPONSE_THRESHOLD).
 --
--- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j] [URL...]
+-- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j]
+--                      [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
 --
 -- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
 --   return {
@@ -16,8 +19,9 @@
 local perftest = require "perftest"
 local cli = require "perftest.cli"
 local classic = require "perftest.classic"
+local publishing = require "perftest.publishing"
 
-local args = cli.parse(perftest.args, cli.with_probe_options {
+local args = cli.parse(perftest.args, publishing.with_options(cli.with_probe_options {
   usage = "perftest run monitor [options] [URL...]",
   about = "Probe targets on a fixed schedule; rolling thresholds; a line when one fails or recovers.",
   options = {
@@ -29,7 +33,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { "j", "json", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
   },
-})
+}))
 
 local common = cli.probe_opts(args)
 local default_thresholds = cli.thresholds(args.threshold)
@@ -67,6 +71,8 @@ if args.targets then
 end
 if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give URLs or --targets FILE (see --help)") end
 
+local out = publishing.start(publishing.from_args(args), { name = "perftest run monitor" })
+
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 
 local function watch(t, offset)
@@ -90,6 +96,7 @@ local function watch(t, offset)
     if not args.quiet then
       print(args.json and classic.json_row(n, r) or classic.row(n, r))
     end
+    out:add(r, function() return classic.json_row(n, r) end)
     if r.error then perftest.eprint(r.error) end
     if checks then
       local bad = {}

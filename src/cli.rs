@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
        perftest repl
-       perftest scripts";
+       perftest scripts
+       perftest healthcheck [--port PORT | --url URL]";
 
 const EXAMPLES: &str = "\
 Each sample uses a new connection and prints one tab-separated row: the sample number and its
@@ -31,6 +32,10 @@ Examples:
   perftest run my-scenario.lua https://example.com
 
 Scenarios: perftest scripts (slo, compare, waterfall, load, monitor), perftest repl.
+
+In the container image the entrypoint is `perftest container`: with no arguments or classic
+flags only it runs `perftest -c -v [flags]` (the Go image's ENTRYPOINT), over PERFTEST_URL; a
+subcommand (run, repl, scripts, healthcheck) runs as given.
 
 Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
 99 when a threshold failed, 130 after a second Ctrl-C.";
@@ -89,6 +94,18 @@ pub enum Command {
         /// Keep connections
         #[arg(long)]
         reuse: bool,
+    },
+    /// Exit 0 if the web server's /healthz answers 200 (a container's HEALTHCHECK), else 1
+    Healthcheck {
+        /// Ask http://127.0.0.1:PORT/healthz [default: PERFTEST_LISTEN_PORT]
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Ask this URL instead
+        #[arg(long, value_name = "URL", conflicts_with = "port")]
+        url: Option<String>,
+        /// Seconds allowed for the answer
+        #[arg(long, value_name = "S", default_value_t = 5.0)]
+        timeout: f64,
     },
     /// List the bundled scenarios, or show one's description and arguments
     Scripts {
@@ -251,6 +268,35 @@ impl Classic {
             1
         }
     }
+}
+
+/// The word the image's ENTRYPOINT puts first (`perftest container ARGS...`).
+pub const CONTAINER: &str = "container";
+
+/// The command line the image runs: `perftest container` followed by a subcommand runs that
+/// subcommand as given; followed by nothing or classic flags it becomes `perftest -c -v ...`,
+/// as the Go image's `ENTRYPOINT ["perftest", "-c", "-v"]` did. Any other command line is
+/// returned unchanged.
+pub fn container_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    if argv.get(1).is_none_or(|a| a != CONTAINER) {
+        return argv;
+    }
+    let mut rest = argv.into_iter();
+    let program = rest.next().unwrap_or_else(|| "perftest".into());
+    rest.next();
+    let rest: Vec<std::ffi::OsString> = rest.collect();
+    let subcommand = rest.first().and_then(|a| a.to_str()).is_some_and(|first| {
+        Cli::command()
+            .get_subcommands()
+            .any(|s| s.get_name() == first)
+    });
+    let mut out = vec![program];
+    if !subcommand {
+        out.extend(["-c".into(), "-v".into()]);
+    }
+    out.extend(rest);
+    out
 }
 
 /// Parses the classic flags alone, as `perftest run default ARGS...` hands them to the script.
