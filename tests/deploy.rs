@@ -370,11 +370,11 @@ fn every_city_overlay_renders_the_same_with_kustomize_v2_and_v5_and_validates() 
     for ((city, dir), objs) in cities.iter().zip(&parsed) {
         // The city's namespace holds everything; its REP_LOCATION reaches the container.
         let ns = format!("perftest-{city}");
-        assert_eq!(find(&objs, "Namespace")["metadata"]["name"], ns.as_str());
+        assert_eq!(find(objs, "Namespace")["metadata"]["name"], ns.as_str());
         for o in objs.iter().filter(|o| o["kind"] != "Namespace") {
             assert_eq!(o["metadata"]["namespace"], ns.as_str(), "{city}: {o}");
         }
-        let deploy = find(&objs, "Deployment");
+        let deploy = find(objs, "Deployment");
         let pod = &deploy["spec"]["template"]["spec"];
         let c = &pod["containers"][0];
         let env = c["env"].as_array().unwrap();
@@ -483,8 +483,8 @@ fn every_city_overlay_renders_the_same_with_kustomize_v2_and_v5_and_validates() 
         }
 
         // The ServiceMonitor, field by field: it selects the Service, whose port is the pod's.
-        let sm = find(&objs, "ServiceMonitor");
-        let svc = find(&objs, "Service");
+        let sm = find(objs, "ServiceMonitor");
+        let svc = find(objs, "Service");
         assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
         let spec = sm["spec"].as_object().unwrap();
         let keys: BTreeSet<&str> = spec.keys().map(String::as_str).collect();
