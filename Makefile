@@ -58,8 +58,9 @@ fmt:
 install: release
 	install -D -m 0755 target/release/perftest $(DESTDIR)$(PREFIX)/bin/perftest
 
-# The image (BuildKit builds only the stages BINARY needs).
+# The image (BuildKit builds only the stages BINARY needs); prebuilt takes target/docker/perftest.
 docker: $(if $(filter prebuilt,$(BINARY)),release)
+	$(if $(filter prebuilt,$(BINARY)),install -D -s target/release/perftest target/docker/perftest)
 	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg BINARY=$(BINARY) $(if $(BASE),--build-arg BASE=$(BASE)) \
 		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
 
