@@ -644,7 +644,7 @@ fn monitor_rejects_bad_publishing_flags_in_one_line() {
         ),
         (
             vec!["-A", "soon"],
-            "perftest run monitor: -A soon: give milliseconds",
+            "perftest run monitor: -A soon: give milliseconds (0: no alerts)",
         ),
         (
             vec!["--listen", "nowhere"],

@@ -114,8 +114,8 @@ function M.start(conf, how)
   local threshold, threshold_text = flag_or_env("-A", conf.alert, "RESPONSE_THRESHOLD")
   if threshold ~= nil then
     local n = tonumber(threshold)
-    if not n or n <= 0 then usage_error(("-A %s: give milliseconds above 0"):format(tostring(threshold))) end
-    threshold = n
+    if not n or n < 0 then usage_error(("-A %s: give milliseconds (0: no alerts)"):format(tostring(threshold))) end
+    threshold = n > 0 and n or nil
   elseif threshold_text then
     threshold = tonumber(threshold_text)
     if not threshold or threshold <= 0 then
