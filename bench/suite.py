@@ -68,7 +68,7 @@ def version(cmd):
 # --- the load tools: each returns requests done and its own elapsed seconds --------------------
 
 def perftest_load(url, c, reuse):
-    cmd = [BIN, "run", "load", "-c", str(c), "-d", str(SECS), "--json", "--no-progress", url]
+    cmd = [BIN, "run", "load", "-c", str(c), "-d", str(SECS), "--jsonl", "--no-progress", url]
     if reuse:
         cmd.insert(3, "--reuse")
     out, err, wall, cpu, peak = timed(cmd)
@@ -326,7 +326,7 @@ def q4():
     log("Q4 growth")
     grow = {}
     for n in (10_000, 100_000, 1_000_000):
-        for name, cmd in (("perftest", [BIN, "run", "load", "-c", "50", "-n", str(n), "--reuse", "--no-progress", "--json", NEAR]),
+        for name, cmd in (("perftest", [BIN, "run", "load", "-c", "50", "-n", str(n), "--reuse", "--no-progress", "--jsonl", NEAR]),
                           ("oha", [OHA, "-n", str(n), "-c", "50", "--no-tui", "--output-format", "json", NEAR])):
             grow[(name, n)] = timed(cmd)[4]
     lines += ["", "Peak RSS of runs of 10,000, 100,000 and 1,000,000 requests (keep-alive, 50 workers). Goal: growth "
@@ -387,13 +387,13 @@ def q5():
     url = "http://127.0.0.2:8081/slow?ttfb=1000"
     log("Q5 lone probes")
     restart_delayer()
-    lone_cmd = [BIN, "run", "load", "-c", "1", "-n", "12", "--json", "--no-progress", url]
+    lone_cmd = [BIN, "run", "load", "-c", "1", "-n", "12", "--jsonl", "--no-progress", url]
     lone = json.loads(timed(lone_cmd)[0].strip().splitlines()[-1])
     lone_bed = delayer_stats()
     log("Q5 500 in flight")
     restart_delayer()
     secs = max(SECS, 10)
-    loaded_cmd = [BIN, "run", "load", "-c", "500", "-d", str(secs), "--json", "--no-progress", url]
+    loaded_cmd = [BIN, "run", "load", "-c", "500", "-d", str(secs), "--jsonl", "--no-progress", url]
     loaded = json.loads(timed(loaded_cmd)[0].strip().splitlines()[-1])
     loaded_bed = delayer_stats()
     d = loaded["tcp"]["med"] - lone["tcp"]["med"]

@@ -1,8 +1,8 @@
 -- default: the classic perftest command line, TSV rows and a summary of averages per URL.
 -- Probes each URL every -d seconds, -n times (0: until stopped), the URLs in parallel; a TSV
--- row per sample (JSON with -j).
+-- row per sample (the Go tool's JSON with -j, JSON lines with --jsonl).
 --
--- perftest [-n N] [-d S] [-f N] [-j] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2]
+-- perftest [-n N] [-d S] [-f N] [-j|--jsonl] [-q|-v|-V] [-k] [-L] [--cacert FILE] [--http2]
 --          [-c] [-W URL] [-A MS] [-M S] [-p PORT | --listen ADDR] URL...
 -- Environment: PERFTEST_URL, PERFTEST_LIMIT, PERFTEST_DELAY, REP_LOCATION (REP_CITY, REP_COUNTRY),
 -- HTTP_JSON_WEBHOOK, RESPONSE_THRESHOLD, PERFTEST_LISTEN_PORT, AWS_*, TWILIO_*.
@@ -21,14 +21,17 @@ end
 -- 2.0 reads as 2, as the user typed it.
 local function show(v) return tostring(math.tointeger(v) or v) end
 
--- PERFTEST_LIMIT and PERFTEST_DELAY win over -n and -d; a bad value is named and ignored.
+-- PERFTEST_LIMIT and PERFTEST_DELAY win over -n and -d. As in the Go tool, a value that is not
+-- above 0 is named and the flag's value kept; the delay may be a fraction, as -d may.
+-- The warning is Go's, word for word (but for "a number": -d takes fractions).
 local function from_env(var, flag, value, integer)
   local text = perftest.env(var)
   if text == nil or text == "" then return value end
   local n = tonumber(text)
-  if n == nil or n < 0 or (integer and n ~= math.floor(n)) then
-    perftest.eprint(("perftest: %s=%s is not a %s >= 0; using -%s %s instead"):format(
-      var, text, integer and "whole number" or "number", flag, show(value)))
+  if n == nil or n <= 0 or (integer and n ~= math.floor(n)) then
+    perftest.eprint(("perftest: Warning: %s %s is %s -- value must be %s > 0.  Using -%s %s instead"):format(
+      var, integer and "from environment" or "environment", text, integer and "int" or "a number",
+      flag, show(value)))
     return value
   end
   if args[flag] ~= nil then
@@ -39,6 +42,7 @@ end
 
 local limit = from_env("PERFTEST_LIMIT", "n", args.n or 0, true)
 local delay = from_env("PERFTEST_DELAY", "d", args.d or 10, false)
+-- Failures in a row: a success starts the count again; 0 never stops.
 local max_failures = args.f or 10
 
 local function usage_error(msg) perftest.exit(2, "perftest: " .. msg) end
@@ -47,7 +51,8 @@ local urls = {}
 for _, u in ipairs(args.urls) do urls[#urls + 1] = u end
 for u in (perftest.env("PERFTEST_URL") or ""):gmatch("%S+") do urls[#urls + 1] = u end
 if #urls == 0 then
-  usage_error("no URLs to test: give one or more URLs, or set PERFTEST_URL (see perftest --help)")
+  -- Exit status 1, as the Go tool's.
+  perftest.exit(1, "perftest: no URLs to test: give one or more URLs, or set PERFTEST_URL (see perftest --help)")
 end
 for _, u in ipairs(urls) do
   local _, err = perftest.parse_url(u)
@@ -126,12 +131,13 @@ if args.c then
   end
 end
 
--- -W / HTTP_JSON_WEBHOOK: every sample POSTed as its JSON row.
-local hook_url, hook_env = flag_or_env("W", args.W, "HTTP_JSON_WEBHOOK")
+-- -W / HTTP_JSON_WEBHOOK: every sample POSTed as the Go tool's compact PingTimes JSON, over
+-- the probe's TLS settings (--cacert, -k). An empty -W is no webhook, as in Go.
+local hook_url, hook_env = flag_or_env("W", args.W ~= "" and args.W or nil, "HTTP_JSON_WEBHOOK")
 hook_url = hook_url or hook_env
 local webhook
 if hook_url then
-  local ok, w = pcall(perftest.webhook, hook_url)
+  local ok, w = pcall(perftest.webhook, hook_url, { insecure = args.insecure, cacert = args.cacert })
   if not ok then usage_error(reason(w)) end
   webhook = w
   note("posting every sample to webhook %s", tostring(w):gsub("^webhook ", ""))
@@ -186,25 +192,31 @@ local function test(url)
     if r.error_kind == "interrupted" then break end
     n = n + 1
     classic.add(summary, r)
-    local row = classic.json_row(n, r)
-    if args.json then print(row) else print(classic.row(n, r)) end
+    if args.json then
+      print(classic.go_json(r, true))
+    elseif args.jsonl then
+      print(classic.json_row(n, r))
+    else
+      print(classic.row(n, r))
+    end
     if cloudwatch then cloudwatch:add(r) end
-    if webhook then webhook:send(row) end
+    if webhook then webhook:send(classic.go_json(r, false)) end
     if alert then alert:observe(r) end
     if r.error then
       perftest.eprint(r.error)
       failures = failures + 1
-      if failures >= max_failures then
-        perftest.eprint(("perftest: fetch failure %d of %d on %s"):format(failures, max_failures, r.url))
+      if max_failures > 0 and failures >= max_failures then
+        perftest.eprint(("perftest: fetch failure %d of %d in a row on %s"):format(failures, max_failures, r.url))
         break
       end
-    elseif verbose >= 2 then
-      perftest.eprint(describe(r))
+    else
+      failures = 0
+      if verbose >= 2 then perftest.eprint(describe(r)) end
     end
     if limit > 0 and n >= limit then break end
     if not tick:next() then break end
   end
-  if args.json then
+  if args.jsonl then
     print(classic.summary_json(summary))
   else
     io.write(classic.summary_text(summary))
@@ -212,7 +224,7 @@ local function test(url)
 end
 
 note("testing %s from %s", table.concat(urls, " "), perftest.location)
-if not args.json then print(classic.HEADER) end
+if not args.json and not args.jsonl then print(classic.HEADER) end
 local tasks = {}
 for i, url in ipairs(urls) do tasks[i] = perftest.spawn(test, url) end
 perftest.join_all(tasks)

@@ -6,7 +6,7 @@
 -- A progress bar on a terminal; Ctrl-C stops early and still prints the summary. Thresholds as
 -- in slo: exit 99 when one fails; -t '... abort' stops the load as soon as it fails.
 --
--- perftest run load [-c N | --rate R] [-d S | -n N] [--reuse] [-t 'METRIC EXPR']... [--json]
+-- perftest run load [-c N | --rate R] [-d S | -n N] [--reuse] [-t 'METRIC EXPR']... [--jsonl]
 --                   [-k] [--cacert FILE] [--http2] [--timeout S] [-H 'Name: v'] [-X M] URL
 -- Example: perftest run load -c 50 -d 10 --reuse -t 'total p(99) < 100' https://example.com/
 local perftest = require "perftest"
@@ -23,7 +23,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { "n", "requests", "N", "requests to send in all", type = "int" },
     { nil, "reuse", nil, "keep connections between requests (keep-alive)", type = "flag" },
     { "t", "threshold", "'METRIC EXPR'", "a threshold; end with ' abort' to stop on failure (repeatable)", type = "list" },
-    { "j", "json", nil, "print the summary as one JSON line", type = "flag" },
+    { "j", "jsonl", nil, "print the summary as one JSON line", type = "flag" },
     { nil, "no-progress", nil, "no progress bar", type = "flag" },
   },
   positional = { name = "URL", min = 1, max = 1 },
@@ -59,7 +59,7 @@ local stats, info = perftest.load {
   thresholds = thresholds,
 }
 
-if args.json then
+if args.jsonl then
   local t = stats:table()
   t.thresholds, t.dropped, t.elapsed = stats:check(), info.dropped, info.elapsed
   print(perftest.json.encode(t))

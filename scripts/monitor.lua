@@ -1,13 +1,13 @@
 -- monitor: several targets on a fixed schedule, rolling thresholds, a line on failure. The
 -- long-running form: each target probed every -d seconds on a fixed schedule (a slow sample
--- does not push the next one back). A row per sample (the classic TSV,
--- or JSON with -j); rolling thresholds over the last --window seconds checked after every
--- sample, a line when a target starts failing them and when it recovers; every target's
--- summary when stopped (Ctrl-C, SIGTERM). Publishes with the classic flags and their
--- environment variables: -p/--listen (/metrics, /memstats, /healthz; PERFTEST_LISTEN_PORT), -c
+-- does not push the next one back). A row per sample (the classic TSV, or JSON lines with
+-- -j/--jsonl); rolling thresholds over the last --window seconds checked after every sample, a
+-- line when a target starts failing them and when it recovers; every target's summary when
+-- stopped (Ctrl-C, SIGTERM). Publishes with the classic flags and their environment
+-- variables: -p/--listen (/metrics, /memstats, /healthz; PERFTEST_LISTEN_PORT), -c
 -- (CloudWatch), -W (a webhook; HTTP_JSON_WEBHOOK), -A/-M (SMS; RESPONSE_THRESHOLD).
 --
--- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j]
+-- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j|--jsonl]
 --                      [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
 --
 -- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
@@ -30,7 +30,7 @@ local args = cli.parse(perftest.args, publishing.with_options(cli.with_probe_opt
     { "t", "threshold", "'METRIC EXPR'", "a rolling threshold for every target (repeatable)", type = "list" },
     { nil, "targets", "FILE", "more targets: URLs one per line, or a Lua file returning a table", type = "string" },
     { "n", "count", "N", "stop after N samples of each target (0: until stopped)", type = "int", default = 0 },
-    { "j", "json", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
+    { "j", "jsonl", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
   },
 }))
@@ -94,7 +94,7 @@ local function watch(t, offset)
     n = n + 1
     stats:add(r)
     if not args.quiet then
-      print(args.json and classic.json_row(n, r) or classic.row(n, r))
+      print(args.jsonl and classic.json_row(n, r) or classic.row(n, r))
     end
     out:add(r, function() return classic.json_row(n, r) end)
     if r.error then perftest.eprint(r.error) end
@@ -121,7 +121,7 @@ local function watch(t, offset)
 end
 
 perftest.eprint(("perftest: monitoring %d target%s from %s"):format(#targets, #targets == 1 and "" or "s", perftest.location))
-if not args.quiet and not args.json then print(classic.HEADER) end
+if not args.quiet and not args.jsonl then print(classic.HEADER) end
 local tasks = {}
 for i, t in ipairs(targets) do
   tasks[i] = perftest.spawn(watch, t, (i - 1) / #targets * (t.every or args.every))

@@ -3,7 +3,7 @@
 -- threshold fails (as k6 does), 0 when all hold.
 --
 -- perftest run slo [-n N] [-d S] [--p95 MS] [--p99 MS] [--errors RATE] [-t 'METRIC EXPR']...
---                  [--json] [-k] [--cacert FILE] [--http2] [--timeout S] URL...
+--                  [--jsonl] [-k] [--cacert FILE] [--http2] [--timeout S] URL...
 --
 -- --p95 and --p99 bound Total; --errors bounds the failure rate (default 0.01, i.e. under 1%);
 -- -t adds any threshold in k6's grammar: -t 'first p(99) < 500' -t 'tls max < 100'.
@@ -22,7 +22,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { nil, "p99", "MS", "Total's p(99) must stay under MS", type = "number" },
     { nil, "errors", "RATE", "the failure rate must stay under RATE", type = "number", default = 0.01 },
     { "t", "threshold", "'METRIC EXPR'", "another threshold, e.g. 'first p(99) < 500' (repeatable)", type = "list" },
-    { "j", "json", nil, "print each summary as one JSON line", type = "flag" },
+    { "j", "jsonl", nil, "print each summary as one JSON line", type = "flag" },
   },
   positional = { name = "URL", min = 1 },
 })
@@ -54,7 +54,7 @@ end
 local tasks = {}
 for i, url in ipairs(args.positional) do tasks[i] = perftest.spawn(gate, url) end
 for _, stats in ipairs(perftest.join_all(tasks)) do
-  if args.json then
+  if args.jsonl then
     local t = stats:table()
     t.thresholds = stats:check()
     print(perftest.json.encode(t))

@@ -1,8 +1,9 @@
 //! The command line: the classic flags (each defined once, here) and the subcommands.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
@@ -37,8 +38,10 @@ In the container image the entrypoint is `perftest container`: with no arguments
 flags only it runs `perftest -c -v [flags]` (the Go image's ENTRYPOINT), over PERFTEST_URL; a
 subcommand (run, repl, scripts, healthcheck) runs as given.
 
-Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage error,
-99 when a threshold failed, 130 after a second Ctrl-C.";
+Flags take Go's forms too: -n=5, --n 5, --n=5, -j=true, -q=false, -insecure.
+
+Exit status: 0 when the run ended normally, 1 on a script error or when no URL was given,
+2 on a usage error, 99 when a threshold failed, 130 after a second Ctrl-C.";
 
 /// The whole command line.
 #[derive(Parser, Debug)]
@@ -49,7 +52,9 @@ Exit status: 0 when the run ended normally, 1 on a script error, 2 on a usage er
     override_usage = USAGE,
     after_help = EXAMPLES,
     disable_help_subcommand = true,
-    disable_version_flag = true
+    disable_version_flag = true,
+    // As Go's flag package: a flag given twice takes its last value.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -128,19 +133,23 @@ pub struct Classic {
     #[arg(short = 'd', value_name = "S")]
     pub d: Option<f64>,
 
-    /// Failures after which a URL's loop stops [default: 10]
+    /// Failures in a row after which a URL's loop stops; 0 never stops [default: 10]
     #[arg(short = 'f', value_name = "N")]
     pub f: Option<u64>,
 
-    /// One JSON object per sample instead of the TSV row
-    #[arg(short = 'j')]
+    /// Each sample as the Go tool's JSON (its PingTimes, indented), then the text summary
+    #[arg(short = 'j', conflicts_with = "jsonl")]
     pub json: bool,
+
+    /// One JSON object per line per sample (and per summary) instead of the TSV
+    #[arg(long)]
+    pub jsonl: bool,
 
     /// Publish every sample to AWS CloudWatch (namespace "Http Perf Demo", metric RespTime)
     #[arg(short = 'c')]
     pub cloudwatch: bool,
 
-    /// POST every sample as JSON to this URL (or HTTP_JSON_WEBHOOK)
+    /// POST every sample to this URL as the Go tool's JSON (or HTTP_JSON_WEBHOOK)
     #[arg(short = 'W', value_name = "URL")]
     pub webhook: Option<String>,
 
@@ -233,6 +242,7 @@ impl Classic {
             (self.d.is_some(), "-d"),
             (self.f.is_some(), "-f"),
             (self.json, "-j"),
+            (self.jsonl, "--jsonl"),
             (self.cloudwatch, "-c"),
             (self.webhook.is_some(), "-W"),
             (self.alert_ms.is_some(), "-A"),
@@ -254,6 +264,11 @@ impl Classic {
             (!self.urls.is_empty(), "a URL"),
         ];
         given.iter().find(|(set, _)| *set).map(|(_, name)| *name)
+    }
+
+    /// No URL on the command line nor in PERFTEST_URL.
+    pub fn without_urls(&self) -> bool {
+        self.urls.is_empty() && std::env::var("PERFTEST_URL").map_or(true, |u| u.trim().is_empty())
     }
 
     /// 0 quiet, 1 normal, 2 verbose, 3 more verbose.
@@ -278,7 +293,6 @@ pub const CONTAINER: &str = "container";
 /// as the Go image's `ENTRYPOINT ["perftest", "-c", "-v"]` did. Any other command line is
 /// returned unchanged.
 pub fn container_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    use clap::CommandFactory;
     if argv.get(1).is_none_or(|a| a != CONTAINER) {
         return argv;
     }
@@ -299,14 +313,215 @@ pub fn container_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     out
 }
 
+/// The process's command line, the image's entrypoint and Go's flag forms included (see
+/// [`container_argv`] and [`go_forms`]).
+pub fn parse() -> Cli {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let argv = container_argv(std::env::args_os().collect());
+    match go_forms(&cmd, argv) {
+        Ok(argv) => Cli::parse_from(argv),
+        Err(e) => e.exit(),
+    }
+}
+
 /// Parses the classic flags alone, as `perftest run default ARGS...` hands them to the script.
 pub fn parse_classic(args: &[String]) -> Result<Classic, clap::Error> {
     #[derive(Parser)]
-    #[command(name = "perftest", disable_version_flag = true)]
+    #[command(
+        name = "perftest",
+        disable_version_flag = true,
+        args_override_self = true
+    )]
     struct Only {
         #[command(flatten)]
         classic: Classic,
     }
+    let mut cmd = Only::command();
+    cmd.build();
     let argv = std::iter::once("perftest".to_string()).chain(args.iter().cloned());
-    Only::try_parse_from(argv).map(|o| o.classic)
+    Only::try_parse_from(go_forms(&cmd, argv.map(OsString::from))?).map(|o| o.classic)
+}
+
+/// Rewrites the forms Go's flag package takes and clap does not, flag by flag as `cmd` defines
+/// them: `--n 5` and `--n=5` (two dashes before a letter), `-insecure` (one dash before a long
+/// name), `-j=true` / `-q=false` (a boolean's value, as Go's strconv.ParseBool reads it) and
+/// `-n -5` (a value that starts with a dash). The rest is left for clap to judge, and nothing
+/// after `--` or a subcommand's name is touched. The error: a boolean's value that is not one.
+pub fn go_forms(
+    cmd: &clap::Command,
+    argv: impl IntoIterator<Item = OsString>,
+) -> Result<Vec<OsString>, clap::Error> {
+    let mut argv = argv.into_iter();
+    let mut out: Vec<OsString> = argv.next().into_iter().collect();
+    while let Some(arg) = argv.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        if text == "--" || cmd.find_subcommand(text).is_some() {
+            out.push(arg);
+            out.extend(argv);
+            break;
+        }
+        let body = match text.strip_prefix("--").or_else(|| text.strip_prefix('-')) {
+            Some(body) if !body.is_empty() && !body.starts_with('-') => body,
+            _ => {
+                out.push(arg);
+                continue;
+            }
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (body, None),
+        };
+        let mut letters = name.chars();
+        let letter = match (letters.next(), letters.next()) {
+            (Some(c), None) => Some(c),
+            _ => None,
+        };
+        let def = cmd.get_arguments().find(|a| match letter {
+            Some(c) => a.get_short() == Some(c),
+            None => a.get_long() == Some(name),
+        });
+        let Some(def) = def else {
+            out.push(arg);
+            continue;
+        };
+        let flag = match letter {
+            Some(c) => format!("-{c}"),
+            None => format!("--{name}"),
+        };
+        if !def.get_action().takes_values() {
+            match value.map(go_bool) {
+                None | Some(Some(true)) => out.push(flag.into()),
+                Some(Some(false)) => {}
+                Some(None) => {
+                    return Err(clap::Error::raw(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!(
+                            "invalid value '{}' for '{flag}': give true or false (or 1, 0, t, f)\n",
+                            value.unwrap_or_default()
+                        ),
+                    )
+                    .with_cmd(cmd));
+                }
+            }
+            continue;
+        }
+        match value {
+            Some(v) => out.push(format!("{flag}={v}").into()),
+            // Go takes the next word as the value whatever it looks like: `-n -5`, `-W -`.
+            None => match argv.next() {
+                Some(v) => {
+                    let mut joined = OsString::from(format!("{flag}="));
+                    joined.push(v);
+                    out.push(joined);
+                }
+                None => out.push(flag.into()),
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// A boolean flag's value as Go's strconv.ParseBool reads it.
+fn go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The error and the usage for a classic command line without a URL; Go's exit status 1.
+pub fn no_urls_message() -> String {
+    let mut cmd = Cli::command();
+    format!(
+        "perftest: no URLs to test: give one or more URLs, or set PERFTEST_URL\n\n{}\n\nSee perftest --help for the flags and the environment.\n",
+        cmd.render_usage()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(args: &[&str]) -> Vec<String> {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let argv = std::iter::once("perftest").chain(args.iter().copied());
+        go_forms(&cmd, argv.map(OsString::from))
+            .unwrap()
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn go_forms_become_clap_forms() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["-n", "5", "-d", "2"], &["-n=5", "-d=2"]),
+            (&["--n", "5", "--d=2"], &["-n=5", "-d=2"]),
+            (&["-n=5", "--f=3"], &["-n=5", "-f=3"]),
+            (&["-j=true", "-q=false", "-v=1", "-V=F"], &["-j", "-v"]),
+            (&["-j", "--q", "-c=T"], &["-j", "-q", "-c"]),
+            (&["-n", "-5"], &["-n=-5"]),
+            (
+                &["-insecure", "-cacert", "ca.pem", "--http2=false"],
+                &["--insecure", "--cacert=ca.pem"],
+            ),
+            (
+                &["--cacert=ca.pem", "-k", "-L"],
+                &["--cacert=ca.pem", "-k", "-L"],
+            ),
+            (&["-help"], &["--help"]),
+            (&["--h"], &["-h"]),
+            // Left for clap: grouped letters, a value glued on, what is not a flag of ours.
+            (
+                &["-kv", "-n5", "-x", "--nope=1", "-"],
+                &["-kv", "-n5", "-x", "--nope=1", "-"],
+            ),
+            // URLs, and flags after them (ours takes both).
+            (
+                &["http://a/", "-n", "2", "b.test"],
+                &["http://a/", "-n=2", "b.test"],
+            ),
+            // Nothing after -- or a subcommand's name is touched.
+            (&["--", "-n", "1"], &["--", "-n", "1"]),
+            (
+                &["run", "slo", "--n", "1", "-j=true"],
+                &["run", "slo", "--n", "1", "-j=true"],
+            ),
+            (
+                &["-q", "scripts", "--definitions"],
+                &["-q", "scripts", "--definitions"],
+            ),
+        ];
+        for (given, want) in cases {
+            assert_eq!(rewritten(given), *want, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn a_boolean_that_is_not_one_is_a_usage_error() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let argv = ["perftest", "-j=yes", "http://a/"].map(OsString::from);
+        let e = go_forms(&cmd, argv).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("'yes' for '-j'"), "{e}");
+    }
+
+    #[test]
+    fn the_classic_flags_parse_in_go_forms_for_run_default_too() {
+        let args: Vec<String> = ["--n=3", "-d", "1.5", "-f=0", "-j=1", "-W=", "u"]
+            .map(String::from)
+            .into();
+        let c = parse_classic(&args).unwrap();
+        assert_eq!((c.n, c.d, c.f, c.json), (Some(3), Some(1.5), Some(0), true));
+        assert_eq!(c.webhook.as_deref(), Some(""));
+        assert_eq!(c.urls, ["u"]);
+    }
 }

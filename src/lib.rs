@@ -107,6 +107,11 @@ pub fn run(cli: cli::Cli) -> i32 {
         }) => with_runtime(verbosity, move |ctx| {
             bench_load(ctx, url, concurrency, duration, requests, reuse)
         }),
+        None if cli.classic.without_urls() => {
+            // As the Go tool: the usage, and exit status 1.
+            eprint!("{}", cli::no_urls_message());
+            1
+        }
         None => {
             let script = engine::scripts::bundled("default").expect("default.lua is bundled");
             execute(

@@ -371,10 +371,12 @@ function perftest.load(spec) end
 ---@return perftest.CloudWatch
 function perftest.cloudwatch(spec) end
 
----POSTs JSON documents to `url` from a bounded queue.
+---POSTs JSON documents to `url` from a bounded queue; `opts.cacert` / `opts.insecure` verify
+---the receiver as a probe with them would.
 ---@param url string
+---@param opts? { cacert?: string, insecure?: boolean }
 ---@return perftest.Webhook
-function perftest.webhook(url) end
+function perftest.webhook(url, opts) end
 
 ---Where alerts go. Twilio's credentials come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.
 ---@param spec perftest.ChannelSpec

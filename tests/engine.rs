@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::target::Target;
-use common::{perftest, run, temp_dir};
+use common::{Running, perftest, run, temp_dir};
 
 /// Writes `files` (name, source) into a fresh directory; returns the path of the first.
 fn scripts(files: &[(&str, &str)]) -> String {
@@ -145,16 +144,17 @@ print(ok, min_first >= 300, perftest.clock() - start)
         t.url("/page?ttfb=300&size=100")
     );
     let path = scripts(&[("many.lua", &src)]);
-    let started = Instant::now();
+    // run() ends the process after 20 s.
     let (code, out, err) = run(&["run", &path]);
     assert_eq!(code, 0, "{err}");
     let fields: Vec<&str> = out.trim().split('\t').collect();
     assert_eq!(fields[0], "1000", "{out} {err}");
     assert_eq!(fields[1], "true");
     let took: f64 = fields[2].parse().unwrap();
-    // One probe takes 0.3 s; a thousand in sequence would take five minutes.
-    assert!(took < 3.0, "1000 concurrent probes took {took} s");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // One probe takes 0.3 s; a thousand in sequence would take five minutes. The bound is
+    // loose on purpose: a busy machine (CI, the other tests) stretches the setup, not the
+    // concurrency this checks.
+    assert!(took < 15.0, "1000 concurrent probes took {took} s");
 }
 
 #[test]
@@ -191,51 +191,34 @@ print(bad.ok, bad.status, bad.error_kind, bad.error)
 fn sigint_makes_stopping_true_and_wakes_sleepers() {
     let src = "print('start')\nlocal slept = perftest.sleep(30)\nprint('woke', slept, perftest.stopping())\n";
     let path = scripts(&[("stop.lua", src)]);
-    let child = perftest()
-        .args(["run", &path])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let mut cmd = perftest();
+    cmd.args(["run", &path]);
+    let mut running = Running::start(cmd);
+    // The script runs (so the handlers are in place) and is about to sleep.
+    running.wait_for(1, |l| l == "start");
     let started = Instant::now();
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = common::run_with_limit_child(child, Duration::from_secs(5));
+    running.signal("INT");
+    let (code, out, _) = running.finish(Duration::from_secs(5));
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "start\nwoke\tfalse\ttrue\n"
-    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "start\nwoke\tfalse\ttrue\n");
 }
 
 #[test]
 fn a_second_signal_exits_at_once() {
-    // The script ignores stopping() and keeps working: only the second signal ends it.
-    let src = "while true do perftest.sleep(0.05); if perftest.stopping() then perftest.sleep(0) end end\n";
+    // The script ignores stopping() and keeps working: only the second signal ends it. It
+    // says when it runs and when it has seen the first, so neither signal races it.
+    let src = "print('ready')\nlocal said = false\nwhile true do\n  perftest.sleep(0.05)\n  if perftest.stopping() then\n    if not said then said = true; print('stopping') end\n    perftest.sleep(0)\n  end\nend\n";
     let path = scripts(&[("stubborn.lua", src)]);
-    let child = perftest()
-        .args(["run", &path])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    let pid = child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    let out = common::run_with_limit_child(child, Duration::from_secs(5));
-    assert_eq!(out.status.code(), Some(130));
+    let mut cmd = perftest();
+    cmd.args(["run", &path]);
+    let mut running = Running::start(cmd);
+    running.wait_for(1, |l| l == "ready");
+    running.signal("INT");
+    running.wait_for(1, |l| l == "stopping");
+    running.signal("INT");
+    let (code, _, _) = running.finish(Duration::from_secs(5));
+    assert_eq!(code, Some(130));
 }
 
 #[test]
@@ -291,22 +274,15 @@ fn a_runaway_loop_ends_after_a_signal_and_a_grace_period() {
         "spin.lua",
         "print('spinning')\nlocal x = 0\nwhile true do x = x + 1 end\n",
     )]);
-    let child = perftest()
-        .args(["run", &path])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    let mut cmd = perftest();
+    cmd.args(["run", &path]);
+    let mut running = Running::start(cmd);
+    running.wait_for(1, |l| l == "spinning");
     let sent = Instant::now();
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = common::run_with_limit_child(child, Duration::from_secs(10));
+    running.signal("INT");
+    let (code, _, err) = running.finish(Duration::from_secs(10));
     let took = sent.elapsed();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         took >= Duration::from_secs(3) && took < Duration::from_secs(6),
         "{took:?}"

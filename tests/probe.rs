@@ -319,12 +319,13 @@ async fn a_server_that_never_answers_times_out_waiting_for_the_first_byte() {
             t.addr
         )
     );
-    // Connect took almost nothing, so First holds nearly all of the 400 ms.
+    // Connect took almost nothing, so First holds nearly all of the 400 ms (less what a
+    // loaded machine spends before the connect).
     between(
         "first",
         ms(r.phases.first),
-        400.0 - ms(r.phases.tcp) - 5.0,
-        SLACK_MS,
+        400.0 - ms(r.phases.tcp) - 50.0,
+        SLACK_MS + 50.0,
     );
     assert_total_is_sum(&r);
 }
@@ -409,12 +410,14 @@ async fn a_stop_interrupts_a_sample_in_flight_and_keeps_its_phases() {
     let t = Target::http();
     let q = req(&t.url("/hang"));
     let r = Prober::new()
-        .probe_until(&q, tokio::time::sleep(Duration::from_millis(150)))
+        .probe_until(&q, tokio::time::sleep(Duration::from_millis(400)))
         .await;
     let e = r.error.as_ref().expect("interrupted");
     assert_eq!(e.kind, ErrorKind::Interrupted);
+    // Connecting takes a moment of the 400 ms, more on a busy machine: 200 ms are left for
+    // it without the bound failing.
     assert!(
-        r.phases.first >= Duration::from_millis(100),
+        r.phases.first >= Duration::from_millis(200),
         "{:?}",
         r.phases
     );
@@ -465,7 +468,8 @@ async fn a_busy_thread_does_not_stretch_first_byte() {
     let r = Prober::new().probe(&q).await;
     assert!(r.ok(), "{:?}", r.error);
     assert!(started.elapsed() >= Duration::from_millis(250));
-    between("first", ms(r.phases.first), 100.0, 20.0);
+    // Read at 250 ms without the kernel's timestamp; the slack is a loaded machine's.
+    between("first", ms(r.phases.first), 100.0, SLACK_MS);
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -479,7 +483,8 @@ async fn a_busy_thread_does_not_stretch_dns_or_tcp() {
     block_thread(Duration::from_millis(20), Duration::from_millis(200));
     let r = Prober::new().probe(&q).await;
     assert!(r.ok(), "{:?}", r.error);
-    between("dns", ms(r.phases.dns), 60.0, 20.0);
+    // Read at 220 ms without the kernel's timestamp; the slack is a loaded machine's.
+    between("dns", ms(r.phases.dns), 60.0, SLACK_MS);
     assert!(
         ms(r.phases.tcp) < 5.0,
         "loopback handshake: {:?}",

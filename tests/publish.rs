@@ -152,7 +152,6 @@ cw:put("Custom", 7, {{ unit = "Count", dimensions = {{ Service = "api" }} }})
 #[test]
 fn cloudwatch_going_away_mid_run_loses_nothing() {
     let mut moto = Moto::start();
-    let port = moto.port;
     let t = Target::http();
     let url = t.url("/page");
     // The publisher sends every second; CloudWatch disappears before the first send and comes
@@ -166,8 +165,9 @@ fn cloudwatch_going_away_mid_run_loses_nothing() {
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     moto.stop();
+    // Down for 2.5 s: its port refuses connections meanwhile.
     std::thread::sleep(Duration::from_millis(2500));
-    let moto = Moto::start_on(port);
+    moto.restart();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let out = common::run_with_limit_child(child, Duration::from_secs(30));
@@ -197,17 +197,15 @@ fn sigterm_flushes_what_is_buffered() {
     let t = Target::http();
     let url = t.url("/page");
     // Sends would wait a minute: only the flush at SIGTERM can deliver them.
-    let child = publishing(&moto, &["-n", "0", "-d", "0.1", "-c", &url], "60")
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = common::run_with_limit_child(child, Duration::from_secs(20));
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut running = common::Running::start(publishing(
+        &moto,
+        &["-n", "0", "-d", "0.1", "-c", &url],
+        "60",
+    ));
+    running.wait_for(5, |l| l.split('\t').count() == 12 && !l.starts_with('#'));
+    running.signal("TERM");
+    let (code, stdout, _) = running.finish(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
     let rows = rows(&stdout);
     assert!(rows.len() >= 5, "{stdout}");
     let (n, ..) = moto.statistics(
@@ -242,8 +240,54 @@ fn without_aws_settings_the_run_goes_on_and_says_why() {
     );
 }
 
+/// The keys of a JSON object's top level, in the order they appear in `text`.
+fn keys_in_order(text: &str) -> Vec<String> {
+    let (mut keys, mut depth, mut current, mut in_string, mut escaped) =
+        (Vec::new(), 0, String::new(), false, false);
+    let mut last_string = None;
+    for c in text.chars() {
+        if in_string {
+            match c {
+                _ if escaped => {
+                    escaped = false;
+                    current.push(c)
+                }
+                '\\' => escaped = true,
+                '"' => {
+                    in_string = false;
+                    last_string = Some(std::mem::take(&mut current));
+                }
+                _ => current.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            ':' if depth == 1 => keys.extend(last_string.take()),
+            _ if !c.is_whitespace() => last_string = None,
+            _ => {}
+        }
+    }
+    keys
+}
+
+/// What the Go tool POSTed to its webhook (tests/fixtures/go/webhook.posted), one per line.
+fn go_posted() -> Vec<String> {
+    let path = format!(
+        "{}/tests/fixtures/go/webhook.posted",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 #[test]
-fn a_webhook_receives_every_sample_as_json() {
+fn a_webhook_receives_every_sample_as_the_go_tools_json() {
     let hook = Receiver::start();
     let t = Target::http();
     let url = t.url("/page?size=33");
@@ -274,14 +318,62 @@ fn a_webhook_receives_every_sample_as_json() {
             assert_eq!(req.method, "POST");
             assert_eq!(req.path, "/hook");
             assert_eq!(req.header("content-type"), Some("application/json"));
-            let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-            assert_eq!(v["n"], i as u64 + 1);
-            assert_eq!(v["http"], 200);
-            assert_eq!(v["size"], 33);
-            assert_eq!(v["url"], url.as_str());
-            assert!(v["total"].as_f64().unwrap() > 0.0);
+            // The Go tool's body: its PingTimes compact, key for key in its order.
+            let body = String::from_utf8(req.body.clone()).unwrap();
+            let go = &go_posted()[i.min(1)];
+            assert!(
+                !body.contains('\n') && !body.contains(": "),
+                "compact: {body}"
+            );
+            assert_eq!(keys_in_order(&body), keys_in_order(go), "{body}");
+            let (v, g): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(&body).unwrap(),
+                serde_json::from_str(go).unwrap(),
+            );
+            for (k, gv) in g.as_object().unwrap() {
+                let same_type = std::mem::discriminant(&v[k]) == std::mem::discriminant(gv);
+                assert!(same_type, "{k}: {} against Go's {gv}", v[k]);
+            }
+            assert_eq!(v["RespCode"], 200);
+            assert_eq!(v["Size"], 33);
+            assert_eq!(v["DestUrl"], url.as_str());
+            assert!(v["Total"].as_u64().unwrap() > 0);
+            assert!(v["Start"].as_str().unwrap().contains('T'));
         }
     }
+}
+
+#[test]
+fn an_https_webhook_is_verified_as_the_probes_are() {
+    // A receiver whose certificate is self-signed with CA:TRUE, as `openssl req -x509` makes.
+    let pki = common::tls::TestPki::self_signed(&["localhost"]);
+    let hook = Receiver::https(pki.server_config.clone());
+    let t = Target::http();
+    let (url, target) = (t.url("/page?size=5"), hook.url("/hook"));
+    let ca = pki.ca_pem_path.to_str().unwrap();
+    for flags in [vec!["--cacert", ca], vec!["-k"]] {
+        let before = hook.requests().len();
+        let mut args = vec!["-n", "2", "-d", "0", "-W", &target];
+        args.extend(flags.iter().copied());
+        args.push(&url);
+        let (code, out, err) = run_env(&args, &[("PERFTEST_FLUSH_SECONDS", "5")]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(rows(&out).len(), 2);
+        assert!(!err.contains("could not be delivered"), "{flags:?}: {err}");
+        let got = hook.wait_for(before + 2, Duration::from_secs(5));
+        assert_eq!(got.len(), before + 2, "{flags:?}: {err}");
+    }
+    // The system's store alone (here SSL_CERT_FILE) does not take a CA as the server's own
+    // certificate: the loss is reported, the samples still print.
+    let before = hook.requests().len();
+    let (code, out, err) = run_env(
+        &["-n", "2", "-d", "0", "-W", &target, &url],
+        &[("PERFTEST_FLUSH_SECONDS", "1"), ("SSL_CERT_FILE", ca)],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(rows(&out).len(), 2);
+    assert!(err.contains("2 of 2 posts could not be delivered"), "{err}");
+    assert_eq!(hook.requests().len(), before);
 }
 
 #[test]
@@ -512,7 +604,21 @@ fn the_web_server_serves_metrics_memstats_and_health() {
     }
     assert_ne!(port, 0, "the address is announced");
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    std::thread::sleep(Duration::from_millis(600));
+    // Until three samples of the target that answers are in: no fixed sleep racing the probes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, text) = http(port, "GET", "/metrics", "*/*");
+        let done = common::prom::parse(&text).iter().any(|s| {
+            s.name == "perftest_phase_duration_seconds_count"
+                && s.labels.get("phase").map(String::as_str) == Some("total")
+                && s.value >= 3.0
+        });
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "three samples in 20 s: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     assert_eq!(
         http(port, "GET", "/healthz", "*/*"),

@@ -60,7 +60,7 @@ fn slo_counts_failures_against_the_error_rate() {
         "3",
         "-d",
         "0",
-        "--json",
+        "--jsonl",
         &format!("http://127.0.0.1:{port}/"),
     ]);
     assert_eq!(code, 99, "{out}{err}");
@@ -154,7 +154,7 @@ fn load_runs_a_closed_model_with_kept_connections() {
         "-n",
         "200",
         "--reuse",
-        "--json",
+        "--jsonl",
         "--no-progress",
         &t.url("/page?size=10"),
     ]);
@@ -180,7 +180,7 @@ fn load_keeps_an_open_model_rate() {
         "100",
         "-d",
         "1",
-        "--json",
+        "--jsonl",
         "--no-progress",
         &t.url("/page?ttfb=30"),
     ]);
@@ -239,7 +239,12 @@ fn load_stops_on_sigint_with_its_summary() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // The load is under way (its requests reach the server), so the handlers are in place.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.requests().len() < 10 {
+        assert!(Instant::now() < deadline, "the load never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -327,6 +332,38 @@ fn monitor_reads_a_plain_list_of_urls() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.matches("samples   2 in").count(), 2, "{out}");
     assert_eq!(t.requests().len(), 4);
+}
+
+#[test]
+fn monitor_prints_json_lines_with_jsonl_or_its_short_j() {
+    let t = Target::http();
+    for flag in ["--jsonl", "-j"] {
+        let (code, out, err) = run(&[
+            "run",
+            "monitor",
+            "-n",
+            "2",
+            "-d",
+            "0",
+            flag,
+            &t.url("/page?size=8"),
+        ]);
+        assert_eq!(code, 0, "{flag}: {err}");
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{flag}: {out}");
+        assert!(
+            rows.iter().all(|r| r["size"] == 8 && r["http"] == 200),
+            "{out}"
+        );
+        assert!(!out.contains("# timestamp"), "no TSV header: {out}");
+    }
+    let (code, out, _) = run(&["run", "monitor", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("-j, --jsonl"), "{out}");
 }
 
 #[test]

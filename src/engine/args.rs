@@ -11,6 +11,7 @@ pub fn classic_table(lua: &Lua, c: &Classic) -> mlua::Result<Table> {
     t.set("d", c.d)?;
     t.set("f", c.f)?;
     t.set("json", c.json)?;
+    t.set("jsonl", c.jsonl)?;
     t.set("c", c.cloudwatch)?;
     t.set("W", c.webhook.clone())?;
     t.set("A", c.alert_ms)?;

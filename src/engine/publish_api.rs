@@ -373,7 +373,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
     })
 }
 
-/// `perftest.webhook(url)`.
+/// `perftest.webhook(url, opts)`.
 struct LuaWebhook(Arc<Webhook>);
 
 impl UserData for LuaWebhook {
@@ -403,10 +403,24 @@ impl UserData for LuaWebhook {
     }
 }
 
-fn webhook(ctx: &Rc<Ctx>, url: String) -> mlua::Result<LuaWebhook> {
-    let hook = Arc::new(
-        Webhook::start(&url, ctx.io.first()).map_err(|e| rt(format!("perftest.webhook: {e}")))?,
-    );
+fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaWebhook> {
+    let fail = |e: String| rt(format!("perftest.webhook: {e}"));
+    // The receiver is verified as a probe with the same options would verify it.
+    let tls = match opts {
+        None => None,
+        Some(o) => {
+            let tls = crate::probe::TlsOptions {
+                insecure: o.get::<Option<bool>>("insecure")?.unwrap_or(false),
+                cacert: o.get::<Option<String>>("cacert")?.map(Into::into),
+                http2: false,
+            };
+            (tls != crate::probe::TlsOptions::default())
+                .then(|| crate::probe::tls_client_config(&tls))
+                .transpose()
+                .map_err(fail)?
+        }
+    };
+    let hook = Arc::new(Webhook::start(&url, tls, ctx.io.first()).map_err(fail)?);
     ctx.publishers.webhooks.borrow_mut().push(hook.clone());
     let h = hook.clone();
     ctx.figures.add_publisher(
@@ -633,7 +647,9 @@ pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
     native.set(
         "webhook",
-        lua.create_function(move |lua, url: String| or_reason(lua, webhook(&c, url)))?,
+        lua.create_function(move |lua, (url, opts): (String, Option<Table>)| {
+            or_reason(lua, webhook(&c, url, opts))
+        })?,
     )?;
     let c = ctx.clone();
     native.set(

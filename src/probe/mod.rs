@@ -23,7 +23,7 @@ pub use result::{
     CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, millis,
 };
 pub use target::{Scheme, Target};
-pub use tls::TlsOptions;
+pub use tls::{TlsOptions, client_config as tls_client_config};
 
 use dns::Dns;
 use http::Progress;
@@ -385,7 +385,7 @@ impl Prober {
         match server {
             None => self
                 .system_dns
-                .get_or_init(|| Dns::from_system().map(Arc::new))
+                .get_or_init(|| Dns::from_resolv_conf(dns::RESOLV_CONF.as_ref()).map(Arc::new))
                 .clone(),
             Some(addr) => {
                 let mut map = self.custom_dns.lock().unwrap_or_else(|p| p.into_inner());

@@ -101,7 +101,11 @@ impl Target {
             host,
             port,
             path_and_query,
-            display: Arc::from(display.as_str()),
+            // As the Go tool shows it: the scheme in lower case, no fragment (it is not sent).
+            display: Arc::from(match without_fragment.split_once("://") {
+                Some((s, rest)) => format!("{}://{rest}", s.to_ascii_lowercase()),
+                None => without_fragment.to_string(),
+            }),
             origin_form: Uri::from_static("/"),
             absolute_form: Uri::from_static("/"),
             host_header: HeaderValue::from_static(""),
@@ -175,6 +179,13 @@ mod tests {
         assert_eq!(t.port, 80);
         assert_eq!(t.path_and_query, "/a?b=1");
         assert_eq!(&*t.display, "http://example.com/a?b=1");
+    }
+
+    #[test]
+    fn the_url_shown_has_a_lower_case_scheme_and_no_fragment() {
+        let t = Target::parse("HTTPS://Example.com/a?b=1#top").unwrap();
+        assert_eq!(&*t.display, "https://Example.com/a?b=1");
+        assert_eq!(t.path_and_query, "/a?b=1");
     }
 
     #[test]

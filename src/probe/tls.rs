@@ -65,37 +65,7 @@ impl TlsConfigs {
     }
 
     fn build(&self, opts: &TlsOptions) -> Result<ClientConfig, String> {
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("tls configuration: {e}"))?;
-        let mut config = if opts.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerify(
-                    provider().signature_verification_algorithms,
-                )))
-                .with_no_client_auth()
-        } else {
-            match &opts.cacert {
-                Some(path) => {
-                    let (roots, certs) = roots_from_file(path)?;
-                    let chain =
-                        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-                            .build()
-                            .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(ChainOrPinned {
-                            chain,
-                            pinned: certs,
-                        }))
-                        .with_no_client_auth()
-                }
-                None => builder
-                    .with_root_certificates(self.system_roots.get_or_init(system_roots).clone())
-                    .with_no_client_auth(),
-            }
-        };
+        let mut config = verifying(opts, || self.system_roots.get_or_init(system_roots).clone())?;
         // Every sample measures a full handshake, as a first visit would: no resumption.
         config.resumption = Resumption::disabled();
         config.alpn_protocols = if opts.http2 {
@@ -105,6 +75,48 @@ impl TlsConfigs {
         };
         Ok(config)
     }
+}
+
+/// A client configuration that trusts what a probe with `opts` trusts (the system's roots, the
+/// --cacert file's chain or a certificate pinned in it, or anything with -k), for the clients
+/// that send our results (webhooks): resumption and ALPN left to them.
+pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
+    verifying(opts, system_roots)
+}
+
+fn verifying(
+    opts: &TlsOptions,
+    system: impl FnOnce() -> Arc<RootCertStore>,
+) -> Result<ClientConfig, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("tls configuration: {e}"))?;
+    if opts.insecure {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(
+                provider().signature_verification_algorithms,
+            )))
+            .with_no_client_auth());
+    }
+    Ok(match &opts.cacert {
+        Some(path) => {
+            let (roots, certs) = roots_from_file(path)?;
+            let chain = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| format!("--cacert {}: {e}", path.display()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOrPinned {
+                    chain,
+                    pinned: certs,
+                }))
+                .with_no_client_auth()
+        }
+        None => builder
+            .with_root_certificates(system())
+            .with_no_client_auth(),
+    })
 }
 
 /// The system's trust store (what curl uses), or Mozilla's roots built in when it is empty.

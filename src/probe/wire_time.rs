@@ -354,11 +354,21 @@ mod tests {
     #[test]
     fn a_datagram_read_late_carries_its_arrival_time() {
         keep_timestamping_on();
-        // The kernel switches timestamping on from a worker, within a millisecond here.
-        std::thread::sleep(Duration::from_millis(20));
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         assert!(enable_rx_timestamps(rx.as_raw_fd()));
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // The kernel switches timestamping on from a worker a moment after the first ask, later
+        // on a busy machine: wait for a stamped datagram, not for a fixed time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            tx.send_to(b"warm", rx.local_addr().unwrap()).unwrap();
+            let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16];
+            if recv_stamped(rx.as_raw_fd(), &mut buf).unwrap().1.is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no kernel timestamps after 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         tx.send_to(b"ping", rx.local_addr().unwrap()).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 16];

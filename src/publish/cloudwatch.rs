@@ -568,8 +568,12 @@ mod tests {
                 SystemTime::now(),
             );
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(cw.counters().failed_calls.load(Ordering::Relaxed) >= 1);
+        // Until the sender has tried and failed: no fixed sleep racing it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while cw.counters().failed_calls.load(Ordering::Relaxed) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no call in 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         assert_eq!(cw.counters().sent.load(Ordering::Relaxed), 0);
         sink.down.store(false, Ordering::Relaxed);
         let report = cw.flush(Duration::from_secs(5)).await;

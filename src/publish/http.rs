@@ -11,9 +11,11 @@ use hyper_util::client::legacy::Client as Legacy;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-type Client = Legacy<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// A kept-alive HTTP(S) client.
+pub type Client = Legacy<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-fn client() -> &'static Client {
+/// The shared client: the system's CA certificates (Mozilla's built in when there are none).
+pub fn shared_client() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
@@ -28,13 +30,18 @@ fn client() -> &'static Client {
             .expect("ring supports the default protocol versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Legacy::builder(TokioExecutor::new()).build(https)
+        client_with(tls)
     })
+}
+
+/// A client of its own that verifies servers as `tls` says (the probe's --cacert or -k).
+pub fn client_with(tls: rustls::ClientConfig) -> Client {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Legacy::builder(TokioExecutor::new()).build(https)
 }
 
 /// What a request came back with: the status, or why there was none.
@@ -66,6 +73,17 @@ pub async fn post(
     body: Bytes,
     timeout: Duration,
 ) -> Outcome {
+    post_with(shared_client(), url, headers, body, timeout).await
+}
+
+/// [`post`] through `client`.
+pub async fn post_with(
+    client: &Client,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Bytes,
+    timeout: Duration,
+) -> Outcome {
     let mut req = http::Request::post(url);
     for (k, v) in headers {
         req = req.header(*k, v.as_str());
@@ -75,7 +93,7 @@ pub async fn post(
         Err(e) => return Outcome::Failed(format!("bad request: {e}")),
     };
     let send = async {
-        let resp = client().request(req).await.map_err(|e| {
+        let resp = client.request(req).await.map_err(|e| {
             let mut s = e.to_string();
             if let Some(src) = std::error::Error::source(&e) {
                 s = format!("{s}: {src}");

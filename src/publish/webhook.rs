@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::http::{self, post};
+use super::http::{self, post_with};
 use super::queue::{Attempt, Queue};
 
 /// A webhook receiving one JSON document per sample.
@@ -15,8 +15,13 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// Starts the sender on `runtime`; the URL must be http or https.
-    pub fn start(url: &str, runtime: &tokio::runtime::Handle) -> Result<Webhook, String> {
+    /// Starts the sender on `runtime`; the URL must be http or https. `tls` verifies the
+    /// receiver (the probe's --cacert or -k); without it, the system's CA certificates do.
+    pub fn start(
+        url: &str,
+        tls: Option<rustls::ClientConfig>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Webhook, String> {
         let uri: ::http::Uri = url
             .parse()
             .map_err(|e| format!("webhook URL '{}': {e}", http::redact(url)))?;
@@ -27,10 +32,15 @@ impl Webhook {
             ));
         }
         let target = url.to_string();
+        let client = match tls {
+            Some(tls) => http::client_with(tls),
+            None => http::shared_client().clone(),
+        };
         let queue = Queue::start(10_000, 4, runtime, move |body: &Bytes| -> Attempt {
-            let (url, body) = (target.clone(), body.clone());
+            let (url, body, client) = (target.clone(), body.clone(), client.clone());
             Box::pin(async move {
-                let out = post(
+                let out = post_with(
+                    &client,
                     &url,
                     &[("content-type", "application/json".into())],
                     body,

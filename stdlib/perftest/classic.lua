@@ -1,5 +1,5 @@
--- The classic perftest's output, byte for byte: the TSV header and rows, the JSON form and the
--- per-URL summary of averages.
+-- The classic perftest's output, byte for byte: the TSV header and rows, the Go tool's JSON (its
+-- PingTimes struct), our JSON lines and the per-URL summary of averages.
 local perftest = require "perftest"
 
 local M = {}
@@ -20,15 +20,73 @@ function M.status(r)
   return r.status
 end
 
+--- The Remote_Addr column: the address that answered, an IPv6 one in brackets as Go's
+--- HostNoPort leaves it; "undefined" when the sample never connected.
+function M.remote(r)
+  if r.remote == nil then return "undefined" end
+  if r.remote:find(":", 1, true) then return "[" .. r.remote .. "]" end
+  return r.remote
+end
+
 --- One TSV row (without the newline), numbered `n`.
 function M.row(n, r)
   return ("%d %d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%03d\t%d\t%s\t%s\t%s"):format(
     n, math.floor(r.start), r.dns, r.tcp, r.tls, r.first, r.lastb, r.total,
-    M.status(r), r.size, r.location, r.remote or "undefined", r.url)
+    M.status(r), r.size, r.location, M.remote(r), r.url)
 end
 
 local function q(s) return perftest.json.encode(s) end
 local function ms(x) return ("%.3f"):format(x) end
+
+-- Go's encoding/json escapes these too (its HTML-safe default).
+local GO_ESCAPES = { ["<"] = "\\u003c", [">"] = "\\u003e", ["&"] = "\\u0026" }
+local function go_q(s)
+  return (q(s):gsub("[<>&]", GO_ESCAPES):gsub("\226\128\168", "\\u2028"):gsub("\226\128\169", "\\u2029"))
+end
+
+--- Epoch seconds as Go's time.RFC3339Nano in the local zone: 2019-04-10T17:35:03.81234+02:00
+--- (the fraction's trailing zeros trimmed, Z for a zero offset). Microseconds, as r.start has.
+function M.rfc3339nano(t)
+  local us = math.floor(t * 1e6 + 0.5)
+  local secs, frac = us // 1000000, us % 1000000
+  local s = os.date("%Y-%m-%dT%H:%M:%S", secs)
+  if frac > 0 then s = s .. (("." .. ("%06d"):format(frac)):gsub("0+$", "")) end
+  local z = os.date("%z", secs)
+  if z == "+0000" or z == "-0000" then return s .. "Z" end
+  return s .. z:sub(1, 3) .. ":" .. z:sub(4, 5)
+end
+
+local location
+--- The location as the environment gives it (Go's PingTimes.Location): REP_LOCATION, else
+--- REP_CITY,REP_COUNTRY, else whichever of them is set, else "" (no IP address fallback).
+function M.env_location()
+  if location == nil then
+    local function get(k) return perftest.env(k) or "" end
+    local loc, city, cc = get("REP_LOCATION"), get("REP_CITY"), get("REP_COUNTRY")
+    if loc ~= "" then location = loc
+    elseif city ~= "" and cc ~= "" then location = city .. "," .. cc
+    else location = city .. cc end
+  end
+  return location
+end
+
+local function ns(x) return math.floor(x * 1e6 + 0.5) end
+
+--- The Go tool's JSON for one sample, its PingTimes struct: indented two spaces as -j prints
+--- it, or compact as -W posts it. Times in integer nanoseconds; RespCode 500 for a failure.
+function M.go_json(r, indent)
+  local fields = {
+    { "Start", go_q(M.rfc3339nano(r.start)) },
+    { "DnsLk", ns(r.dns) }, { "TcpHs", ns(r.tcp) }, { "TlsHs", ns(r.tls) },
+    { "Reply", ns(r.first) }, { "Close", ns(r.lastb) }, { "Total", ns(r.total) },
+    { "DestUrl", go_q(r.url) }, { "Location", go_q(M.env_location()) },
+    { "Remote", go_q(M.remote(r)) }, { "RespCode", M.status(r) }, { "Size", r.size },
+  }
+  local parts, sep = {}, indent and ": " or ":"
+  for i, f in ipairs(fields) do parts[i] = '"' .. f[1] .. '"' .. sep .. f[2] end
+  if indent then return "{\n  " .. table.concat(parts, ",\n  ") .. "\n}" end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
 
 --- One JSON object (one line): every field of the row, times in ms, plus the error.
 function M.json_row(n, r)
@@ -74,7 +132,7 @@ function M.summary_text(s)
     s.size // n, s.url)
 end
 
---- The summary as one JSON line, for -j.
+--- The summary as one JSON line, for --jsonl.
 function M.summary_json(s)
   local n = s.ok
   local avg = function(k) return n > 0 and ms(s[k] / n) or "null" end

@@ -37,9 +37,10 @@ function perftest.cloudwatch(spec)
   return cw
 end
 
---- POSTs JSON documents to a URL from a bounded queue.
-function perftest.webhook(url)
-  local w, err = native.webhook(url)
+--- POSTs JSON documents to a URL from a bounded queue; opts {cacert, insecure} verify the
+--- receiver as a probe with them would.
+function perftest.webhook(url, opts)
+  local w, err = native.webhook(url, opts)
   if err then error(err, 2) end
   return w
 end

@@ -33,13 +33,15 @@ function M.from_args(args)
   return {
     port = args.port, listen = args.listen, cloudwatch = args.cloudwatch, webhook = args.webhook,
     alert = args.alert, alert_every = args["alert-every"],
+    insecure = args.insecure, cacert = args.cacert,
   }
 end
 
 -- An error raised by a perftest verb, without the "file.lua:NN: " in front.
 local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
 
---- Starts what `conf` asks for: { port, listen, cloudwatch, webhook, alert, alert_every }
+--- Starts what `conf` asks for: { port, listen, cloudwatch, webhook, alert, alert_every,
+--- insecure, cacert (the webhook's TLS, as the probe's) }
 --- (port and alert as typed, strings or numbers). `how.name` prefixes errors (default
 --- "perftest"); `how.note(text)` tells what started (default: on stderr); `how.quiet_alerts`
 --- keeps alert lines off stderr. Returns a publisher with :add(r, json) and .address, the
@@ -99,12 +101,12 @@ function M.start(conf, how)
     end
   end
 
-  -- -W / HTTP_JSON_WEBHOOK.
+  -- -W / HTTP_JSON_WEBHOOK, with the probe's TLS settings; an empty -W is no webhook.
   local hook_url, hook_env = flag_or_env("-W", conf.webhook, "HTTP_JSON_WEBHOOK")
   hook_url = hook_url or hook_env
   local webhook
-  if hook_url then
-    local ok, w = pcall(perftest.webhook, hook_url)
+  if hook_url and hook_url ~= "" then
+    local ok, w = pcall(perftest.webhook, hook_url, { insecure = conf.insecure, cacert = conf.cacert })
     if not ok then usage_error(reason(w)) end
     webhook = w
     note(("posting every sample to webhook %s"):format((tostring(w):gsub("^webhook ", ""))))

@@ -1,6 +1,7 @@
 //! A DNS server on 127.0.0.1 (UDP) that holds each answer for a chosen delay. Known names get
-//! their A/AAAA records, `silent.*` names are never answered, anything else is NXDOMAIN. It
-//! counts the queries it receives, so tests can see that lookups are not merged.
+//! their A/AAAA records, `silent.*` names are never answered, `refused.*` and `servfail.*` get
+//! that response code, anything else is NXDOMAIN. It counts the queries it receives, so tests
+//! can see that lookups are not merged.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -69,6 +70,12 @@ impl DnsServer {
                         resp.metadata.recursion_available = true;
                         resp.queries = query.queries.clone();
                         match zone.get(&name) {
+                            None if name.starts_with("refused.") => {
+                                resp.metadata.response_code = ResponseCode::Refused
+                            }
+                            None if name.starts_with("servfail.") => {
+                                resp.metadata.response_code = ResponseCode::ServFail
+                            }
                             None => resp.metadata.response_code = ResponseCode::NXDomain,
                             Some(ips) => {
                                 for ip in ips {

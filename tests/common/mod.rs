@@ -14,13 +14,31 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then released): connections are refused.
+/// A port on 127.0.0.1 that refuses connections: bound and never listening, and kept bound for
+/// the life of the test process, so no server another test starts can be given it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let socket = reserved_port();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    std::mem::forget(socket);
+    port
+}
+
+/// A TCP socket bound to a fresh port on 127.0.0.1 and not listening: connections to the port
+/// are refused, and only a socket that asks for it by number with SO_REUSEADDR (a server
+/// brought up there on purpose) can bind it while this one holds it.
+pub fn reserved_port() -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket
 }
 
 /// Writes `contents` to a file `name` in a fresh directory; returns its path.
@@ -106,6 +124,106 @@ pub fn ms(d: Duration) -> f64 {
 /// this bounds is the machine, so it is generous, and the lower bounds stay strict.
 pub const SLACK_MS: f64 = 60.0;
 
+/// A perftest started with its output piped; stdout's lines arrive as they are printed, so a
+/// test can wait for what it needs to see (a row, a note) before it acts, instead of sleeping.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+    /// Every stdout line received so far.
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        use std::io::{BufRead, Read};
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start perftest");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        Running {
+            child,
+            lines,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to 20 s for `n` stdout lines that satisfy `pred`, counted from the start.
+    pub fn wait_for(&mut self, n: usize, pred: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.seen.iter().filter(|l| pred(l)).count() < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "waited 20 s for {n} such lines; stdout so far:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends `signal` ("INT", "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits up to `limit` for the end: the exit code, all of stdout and stderr.
+    pub fn finish(mut self, limit: Duration) -> (Option<i32>, String, String) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("perftest ran longer than {limit:?}");
+                }
+            }
+        }
+        let status = self.child.wait().expect("wait for perftest");
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let mut stdout = self.seen.join("\n");
+        if !stdout.is_empty() {
+            stdout.push('\n');
+        }
+        (status.code(), stdout, stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no perftest running.
+        let _ = self.child.kill();
+    }
+}
+
 /// Waits for a child already running, killing it after `limit`.
 pub fn run_with_limit_child(child: std::process::Child, limit: Duration) -> Output {
     let pid = child.id();
@@ -126,15 +244,7 @@ pub fn run_with_limit_child(child: std::process::Child, limit: Duration) -> Outp
 /// never answered, as with a host that drops SYNs. Keep the returned sockets alive.
 pub fn unanswered_listener() -> (std::net::SocketAddr, Vec<socket2::Socket>) {
     use socket2::{Domain, Socket, Type};
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(
-            &"127.0.0.1:0"
-                .parse::<std::net::SocketAddr>()
-                .unwrap()
-                .into(),
-        )
-        .unwrap();
+    let listener = reserved_port();
     listener.listen(0).unwrap();
     let addr = listener.local_addr().unwrap().as_socket().unwrap();
     let first = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();

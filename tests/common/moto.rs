@@ -1,4 +1,5 @@
-//! moto's server as CloudWatch: started on a free loopback port, read back with the SDK.
+//! moto's server as CloudWatch: started on a loopback port reserved for it, read back with the
+//! SDK.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,6 +9,9 @@ use std::time::{Duration, Instant};
 pub struct Moto {
     child: Option<Child>,
     pub port: u16,
+    /// Holds the port from start to drop, moto stopped or not: while moto is down its port
+    /// refuses connections, and no other test's server can be given it meanwhile.
+    _holder: socket2::Socket,
 }
 
 fn moto_server() -> PathBuf {
@@ -24,19 +28,31 @@ fn moto_server() -> PathBuf {
 }
 
 impl Moto {
-    /// Starts moto on a free port and waits until it answers.
+    /// Starts moto on a port of its own and waits until it answers.
     pub fn start() -> Moto {
-        Self::start_on(super::free_port())
+        let holder = super::reserved_port();
+        let port = holder.local_addr().unwrap().as_socket().unwrap().port();
+        let mut moto = Moto {
+            child: None,
+            port,
+            _holder: holder,
+        };
+        moto.restart();
+        moto
     }
 
-    /// Starts moto on `port` (to bring it back after a stop).
-    pub fn start_on(port: u16) -> Moto {
+    /// Starts moto again on its port after a [`Moto::stop`] (with no data).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "moto is running");
+        let port = self.port;
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
+        self.child = Some(child);
+        // The port is held for moto alone: the first connection accepted is moto's.
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -44,10 +60,6 @@ impl Moto {
                 "moto_server did not start on port {port}"
             );
             std::thread::sleep(Duration::from_millis(50));
-        }
-        Moto {
-            child: Some(child),
-            port,
         }
     }
 

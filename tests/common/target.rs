@@ -5,6 +5,7 @@
 //! Routes (query parameters in ms and bytes):
 //!   /page?ttfb=MS&trickle=MS&size=N&chunks=K   (any path not below)
 //!   /status/NNN   /redirect?to=PATH   /reset?after=N   /hang   /close   /garbage   /echo
+//!   /flaky (the 1st, 3rd, 5th... request to it gets a page, the others a reset)
 
 use std::collections::HashMap;
 use std::io;
@@ -223,7 +224,11 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     let Some(req) = read_request(s).await? else {
         return Ok(Some(After::Close));
     };
-    log.lock().unwrap().push(req.clone());
+    let flaky_seen = {
+        let mut log = log.lock().unwrap();
+        log.push(req.clone());
+        log.iter().filter(|r| r.path.starts_with("/flaky")).count()
+    };
     let q = query(&req.path);
     let num = |k: &str, d: u64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
     let route = req.path.split('?').next().unwrap_or("/").to_string();
@@ -235,6 +240,7 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(Some(After::Close));
         }
         "/close" => return Ok(Some(After::Close)),
+        "/flaky" if flaky_seen % 2 == 0 => return Ok(Some(After::Reset)),
         "/garbage" => {
             s.write_all(b"SPDY/9 what is this\r\n\r\n").await?;
             s.flush().await?;
