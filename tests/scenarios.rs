@@ -594,7 +594,7 @@ fn monitor_publishes_to_cloudwatch_a_webhook_and_twilio_with_the_classic_flags()
 
 #[test]
 fn monitor_serves_metrics_and_health_with_dash_p_until_sigterm() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Read};
     let t = Target::http();
     let url = t.url("/page?size=7");
     let mut child = perftest()
@@ -606,18 +606,7 @@ fn monitor_serves_metrics_and_health_with_dash_p_until_sigterm() {
         .unwrap();
     let _guard = common::KillOnDrop(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut port = 0u16;
-    for _ in 0..10 {
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        if let Some(addr) = line.trim().strip_prefix(
-            "perftest run monitor: serving /memstats, /metrics and /healthz on http://",
-        ) {
-            port = addr.rsplit(':').next().unwrap().parse().unwrap();
-            break;
-        }
-    }
-    assert_ne!(port, 0, "the address is announced");
+    let port = common::announced_port(&mut stderr, "perftest run monitor: ");
     let rest = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
@@ -633,7 +622,7 @@ fn monitor_serves_metrics_and_health_with_dash_p_until_sigterm() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("/healthz: 200 in"), "{out}");
 
-    let (status, body) = common::http_get(port, "/metrics");
+    let (status, body) = common::http(port, "GET", "/metrics", "*/*");
     assert_eq!(status, 200);
     let ok: f64 = common::prom::parse(&body)
         .iter()
