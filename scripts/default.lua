@@ -34,6 +34,11 @@ local function from_env(var, flag, value, integer)
       flag, show(value)))
     return value
   end
+  if not integer and n >= 1e9 then
+    perftest.eprint(("perftest: Warning: %s environment is %s -- value must be below 1e9 seconds.  Using -%s %s instead"):format(
+      var, text, flag, show(value)))
+    return value
+  end
   if args[flag] ~= nil then
     note("%s=%s from the environment overrides -%s %s", var, text, flag, show(args[flag]))
   end
@@ -70,7 +75,10 @@ local headers = {}
 for _, h in ipairs(args.headers) do
   local name, value = h:match("^%s*([^:]+):%s*(.-)%s*$")
   if not name then usage_error(("-H '%s': write a header as 'Name: value'"):format(h)) end
-  headers[name] = value
+  -- A name given twice is sent twice, as curl does.
+  if headers[name] == nil then headers[name] = value
+  elseif type(headers[name]) == "table" then table.insert(headers[name], value)
+  else headers[name] = { headers[name], value } end
 end
 local function options_for(url)
   local opts = {
@@ -87,6 +95,9 @@ local function options_for(url)
   end
   return opts
 end
+
+-- Every URL's options are checked now, before the first row.
+for _, u in ipairs(urls) do options_for(u) end
 
 -- An error raised by a perftest verb, without the "default.lua:NN: " in front.
 local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end

@@ -46,7 +46,10 @@ end
 local ok, err = pcall(perftest.thresholds, thresholds)
 if not ok then perftest.exit(2, "perftest run load: " .. tostring(err):gsub("^.-:%d+: ", "")) end
 
-local stats, info = perftest.load {
+-- A value out of range (a rate the clock cannot keep, more workers than the open-file limit
+-- allows) is a usage error, named by its flag.
+local FLAGS = { concurrency = "-c", rate = "--rate", max_in_flight = "--max-in-flight", duration = "-d" }
+local ok, stats, info = pcall(perftest.load, {
   url = args.positional[1],
   opts = cli.probe_opts(args),
   concurrency = args.rate == nil and (args.concurrency or 10) or nil,
@@ -57,7 +60,12 @@ local stats, info = perftest.load {
   reuse = args.reuse,
   progress = not args["no-progress"],
   thresholds = thresholds,
-}
+})
+if not ok then
+  local why = tostring(stats):gsub("^.-:%d+: ", ""):gsub("^perftest%.load: ", "")
+  why = why:gsub("^([%w_]+) ", function(key) return (FLAGS[key] or key) .. " " end)
+  perftest.exit(2, "perftest run load: " .. why)
+end
 
 if args.jsonl then
   local t = stats:table()

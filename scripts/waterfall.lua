@@ -2,7 +2,7 @@
 -- headers, then each phase as a box with its duration and curl's cumulative timings under it.
 -- Colour on a terminal only. With -n N it probes N times and draws the median sample (by Total).
 --
--- perftest run waterfall [-n N] [-L] [--body] [-k] [--cacert FILE] [--http2] [-H 'Name: v'] URL
+-- perftest run waterfall [-n N] [-L] [-k] [--cacert FILE] [--http2] [-H 'Name: v'] URL
 local perftest = require "perftest"
 local cli = require "perftest.cli"
 
@@ -88,3 +88,5 @@ for i, m in ipairs(marks) do
 end
 print()
 print(("Total (TCP + TLS + First + LastB, without DNS): %s; %d bytes"):format(ms(r.total), r.size))
+-- A request that failed is drawn as far as it went, and the exit code says it failed.
+if r.error then perftest.exit(1) end

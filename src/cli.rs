@@ -41,7 +41,9 @@ subcommand (run, repl, scripts, healthcheck) runs as given.
 Flags take Go's forms too: -n=5, --n 5, --n=5, -j=true, -q=false, -insecure.
 
 Exit status: 0 when the run ended normally, 1 on a script error or when no URL was given,
-2 on a usage error, 99 when a threshold failed, 130 after a second Ctrl-C.";
+2 on a usage error, 70 on an internal error, 74 when stdout could not be written, 99 when a
+threshold failed, 130 after a second Ctrl-C (250 ms or more after the first); a script's
+perftest.exit(N).";
 
 /// The whole command line.
 #[derive(Parser, Debug)]
@@ -66,6 +68,38 @@ pub struct Cli {
     /// Print the version
     #[arg(long, action = clap::ArgAction::Version)]
     version: Option<bool>,
+}
+
+impl Cli {
+    /// Parses `args` (the program's name first). Everything after `run SCRIPT` is the
+    /// script's, a leading `-q`, `-v` or `-V` too: those flags are global, and clap alone would
+    /// take `run monitor -q URL`'s `-q` as perftest's own, never handing it to the scenario.
+    pub fn from_list(args: Vec<std::ffi::OsString>) -> Cli {
+        let mut run = 1;
+        while args
+            .get(run)
+            .is_some_and(|a| matches!(a.to_str(), Some("-q" | "-v" | "-V")))
+        {
+            run += 1;
+        }
+        let script_args: Option<Vec<String>> = (args.get(run).is_some_and(|a| a == "run")
+            && args.len() > run + 1)
+            .then(|| {
+                args[run + 2..]
+                    .iter()
+                    .map(|a| a.clone().into_string().ok())
+                    .collect()
+            })
+            .flatten();
+        let Some(script_args) = script_args else {
+            return Cli::parse_from(args);
+        };
+        let mut cli = Cli::parse_from(&args[..run + 2]);
+        if let Some(Command::Run { args, .. }) = &mut cli.command {
+            *args = script_args;
+        }
+        cli
+    }
 }
 
 /// What to run besides the classic loop.
@@ -130,7 +164,7 @@ pub struct Classic {
     pub n: Option<u64>,
 
     /// Seconds between requests to a URL, kept by the clock; 0 runs back to back [default: 10]
-    #[arg(short = 'd', value_name = "S")]
+    #[arg(short = 'd', value_name = "S", value_parser = seconds_value)]
     pub d: Option<f64>,
 
     /// Failures in a row after which a URL's loop stops; 0 never stops [default: 10]
@@ -198,11 +232,11 @@ pub struct Classic {
     pub http2: bool,
 
     /// Seconds allowed for a whole sample [default: 30]
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = seconds_value)]
     pub timeout: Option<f64>,
 
     /// Seconds allowed for each TCP connect [default: 10]
-    #[arg(long = "connect-timeout", value_name = "S")]
+    #[arg(long = "connect-timeout", value_name = "S", value_parser = seconds_value)]
     pub connect_timeout: Option<f64>,
 
     /// Connect over IPv4 only
@@ -214,19 +248,19 @@ pub struct Classic {
     pub ipv6: bool,
 
     /// Use ADDR for HOST:PORT instead of DNS (as curl --resolve); repeatable
-    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_value)]
     pub resolve: Vec<String>,
 
     /// Send this header ("Name: value"); repeatable
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = header_value)]
     pub headers: Vec<String>,
 
     /// Request method [default: GET]
-    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = method_value)]
     pub method: Option<String>,
 
     /// Ask this name server (IP or IP:PORT) instead of /etc/resolv.conf's
-    #[arg(long = "dns-server", value_name = "ADDR")]
+    #[arg(long = "dns-server", value_name = "ADDR", value_parser = dns_server_value)]
     pub dns_server: Option<String>,
 
     /// URLs to probe, all in parallel; a URL without a scheme means http://
@@ -320,7 +354,7 @@ pub fn parse() -> Cli {
     cmd.build();
     let argv = container_argv(std::env::args_os().collect());
     match go_forms(&cmd, argv) {
-        Ok(argv) => Cli::parse_from(argv),
+        Ok(argv) => Cli::from_list(argv),
         Err(e) => e.exit(),
     }
 }
@@ -441,6 +475,65 @@ pub fn no_urls_message() -> String {
         "perftest: no URLs to test: give one or more URLs, or set PERFTEST_URL\n\n{}\n\nSee perftest --help for the flags and the environment.\n",
         cmd.render_usage()
     )
+}
+
+// Values checked as they are parsed, so a bad one is a usage error (exit 2) naming the flag,
+// before anything runs.
+
+/// Seconds for -d, --timeout, --connect-timeout: 0 to 1e9.
+fn seconds_value(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "give a number of seconds, such as 2 or 0.5".to_string())?;
+    crate::probe::seconds("", v)
+        .map(|_| v)
+        .map_err(|_| "give a number of seconds from 0 to 1e9".to_string())
+}
+
+/// `--dns-server`: IP or IP:PORT.
+fn dns_server_value(text: &str) -> Result<String, String> {
+    crate::engine::convert::socket_addr(text, 53)
+        .map(|_| text.to_string())
+        .map_err(|_| "give an IP address or IP:PORT, such as 127.0.0.1:5353 or [::1]:53".into())
+}
+
+/// `-X`: an HTTP method token.
+fn method_value(text: &str) -> Result<String, String> {
+    http::Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+        .map(|_| text.to_string())
+        .map_err(|_| "give an HTTP method such as GET, HEAD or POST".into())
+}
+
+/// `-H`: `Name: value`, a name and a value HTTP allows.
+fn header_value(text: &str) -> Result<String, String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or("write a header as 'Name: value'")?;
+    http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{}' is not a header name HTTP allows", name.trim()))?;
+    http::HeaderValue::from_str(value.trim())
+        .map_err(|_| "the value has characters HTTP does not allow in a header".to_string())?;
+    Ok(text.to_string())
+}
+
+/// `--resolve`: HOST:PORT:ADDR, as curl takes it (an IPv6 host in brackets).
+fn resolve_value(text: &str) -> Result<String, String> {
+    let fix = "write it as HOST:PORT:ADDR, such as example.com:443:127.0.0.1";
+    let rest = match text.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map(|(_, rest)| rest),
+        None => text.find(':').map(|i| &text[i..]),
+    }
+    .and_then(|r| r.strip_prefix(':'))
+    .ok_or(fix)?;
+    let (port, addr) = rest.split_once(':').ok_or(fix)?;
+    if port.parse::<u16>().map_or(true, |p| p == 0) || text.starts_with(':') {
+        return Err(fix.into());
+    }
+    addr.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| format!("'{addr}' is not an IP address; {fix}"))?;
+    Ok(text.to_string())
 }
 
 #[cfg(test)]

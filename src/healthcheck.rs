@@ -38,19 +38,19 @@ pub fn run(port: Option<u16>, url: Option<String>, timeout: f64) -> i32 {
     let url = match target(port, url) {
         Ok(u) => u,
         Err(e) => {
-            eprintln!("perftest healthcheck: {e}");
+            errln!("perftest healthcheck: {e}");
             return 2;
         }
     };
     let mut req = match ProbeRequest::new(&url) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("perftest healthcheck: {e}");
+            errln!("perftest healthcheck: {e}");
             return 2;
         }
     };
     if !(timeout.is_finite() && timeout > 0.0) {
-        eprintln!("perftest healthcheck: --timeout {timeout}: give seconds above 0");
+        errln!("perftest healthcheck: --timeout {timeout}: give seconds above 0");
         return 2;
     }
     req.timeout = Duration::from_secs_f64(timeout);
@@ -61,25 +61,22 @@ pub fn run(port: Option<u16>, url: Option<String>, timeout: f64) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("perftest healthcheck: cannot start the async runtime: {e}");
+            errln!("perftest healthcheck: cannot start the async runtime: {e}");
             return 1;
         }
     };
     let r = runtime.block_on(Prober::new().probe(&req));
     match &r.error {
-        None if r.status == 200 => {
-            println!(
-                "{url}: 200 in {:.1} ms",
-                r.phases.total().as_secs_f64() * 1000.0
-            );
-            0
-        }
+        None if r.status == 200 => crate::output::print_text(&format!(
+            "{url}: 200 in {:.1} ms\n",
+            r.phases.total().as_secs_f64() * 1000.0
+        )),
         None => {
-            eprintln!("perftest healthcheck: {url}: HTTP {}", r.status);
+            errln!("perftest healthcheck: {url}: HTTP {}", r.status);
             1
         }
         Some(e) => {
-            eprintln!("perftest healthcheck: {}", e.message);
+            errln!("perftest healthcheck: {}", e.message);
             1
         }
     }

@@ -20,14 +20,21 @@
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
 //! [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates, alerts.
 
+// Writes to stdout and stderr go through `output`: std's print macros panic on a full disk
+// or a closed pipe.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+pub mod output;
 pub mod cli;
 pub mod engine;
 pub mod figures;
 pub mod healthcheck;
 pub mod io_pool;
+pub mod limits;
 pub mod load;
 pub mod location;
-pub mod output;
+pub mod panics;
 pub mod probe;
 pub mod publish;
 pub mod serve;
@@ -41,12 +48,13 @@ use shutdown::Shutdown;
 
 /// Runs what the command line asks for and returns the process exit code.
 pub fn run(cli: cli::Cli) -> i32 {
+    panics::install_hook();
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
     if cli.command.is_some()
         && let Some(flag) = cli.classic.classic_only_flag()
     {
-        eprintln!(
+        errln!(
             "perftest: {flag} belongs to the classic command line; a scenario takes its options after its name (perftest run default -n 5 URL)"
         );
         return 2;
@@ -54,28 +62,26 @@ pub fn run(cli: cli::Cli) -> i32 {
     match cli.command {
         Some(cli::Command::Scripts {
             definitions: true, ..
-        }) => {
-            print!("{}", engine::scripts::DEFINITIONS);
-            0
-        }
+        }) => output::print_text(engine::scripts::DEFINITIONS),
         Some(cli::Command::Scripts { name: None, .. }) => {
+            let mut text = String::new();
             for (name, source) in engine::scripts::BUNDLED {
-                println!("{name:<10} {}", engine::scripts::summary(source));
+                text.push_str(&format!(
+                    "{name:<10} {}\n",
+                    engine::scripts::summary(source)
+                ));
             }
-            println!(
-                "\nperftest scripts NAME describes one; perftest run NAME --help lists its options."
+            text.push_str(
+                "\nperftest scripts NAME describes one; perftest run NAME --help lists its options.\n",
             );
-            0
+            output::print_text(&text)
         }
         Some(cli::Command::Scripts {
             name: Some(name), ..
         }) => match engine::scripts::bundled(&name) {
-            Some(s) => {
-                print!("{}", engine::scripts::header(&s.source));
-                0
-            }
+            Some(s) => output::print_text(&engine::scripts::header(&s.source)),
             None => {
-                eprintln!("perftest: no bundled scenario '{name}' (see perftest scripts)");
+                errln!("perftest: no bundled scenario '{name}' (see perftest scripts)");
                 2
             }
         },
@@ -90,7 +96,7 @@ pub fn run(cli: cli::Cli) -> i32 {
         Some(cli::Command::Run { script, args }) => match engine::scripts::find(&script) {
             Ok(s) => execute(&s, ScriptArgs::List(args), verbosity),
             Err(e) => {
-                eprintln!("perftest: {e}");
+                errln!("perftest: {e}");
                 2
             }
         },
@@ -109,7 +115,7 @@ pub fn run(cli: cli::Cli) -> i32 {
         }),
         None if cli.classic.without_urls() => {
             // As the Go tool: the usage, and exit status 1.
-            eprint!("{}", cli::no_urls_message());
+            errln!("{}", cli::no_urls_message().trim_end_matches('\n'));
             1
         }
         None => {
@@ -139,7 +145,7 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("perftest: cannot start the async runtime: {e}");
+            errln!("perftest: cannot start the async runtime: {e}");
             return 1;
         }
     };
@@ -148,7 +154,7 @@ where
         let io = match io_pool::IoPool::for_this_machine() {
             Ok(io) => io,
             Err(e) => {
-                eprintln!("perftest: cannot start the I/O threads: {e}");
+                errln!("perftest: cannot start the I/O threads: {e}");
                 return 1;
             }
         };
@@ -174,14 +180,26 @@ async fn bench_load(
     let request = match probe::ProbeRequest::new(&url) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("perftest: {e}");
+            errln!("perftest: {e}");
             return 2;
         }
     };
+    let model = load::Model::Closed { concurrency };
+    let duration = match duration.map(|d| load::load_seconds("-d", d)).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            errln!("perftest: {e}");
+            return 2;
+        }
+    };
+    if let Err(e) = model.check() {
+        errln!("perftest: -c: {e}");
+        return 2;
+    }
     let spec = load::LoadSpec {
         request,
-        model: load::Model::Closed { concurrency },
-        duration: duration.map(std::time::Duration::from_secs_f64),
+        model,
+        duration,
         requests: requests.or(if duration.is_none() { Some(1000) } else { None }),
         reuse,
         abort: Vec::new(),
@@ -200,18 +218,15 @@ async fn bench_load(
     .await;
     let total = stats::trend_index("total").expect("total is a trend");
     let scope = stats::Scope::Run;
-    println!(
-        "{}",
-        serde_json::json!({
+    let line = serde_json::json!({
             "count": out.stats.count(scope),
             "ok": out.stats.ok(scope),
             "elapsed": out.elapsed.as_secs_f64(),
             "rate": out.stats.count(scope) as f64 / out.elapsed.as_secs_f64().max(1e-9),
             "p50": out.stats.aggregate(total, &stats::Agg::Med, scope),
             "p99": out.stats.aggregate(total, &stats::Agg::P(99.0), scope),
-        })
-    );
-    0
+    });
+    output::print_text(&format!("{line}\n"))
 }
 
 fn init_logging(verbosity: u8) {
@@ -238,7 +253,9 @@ fn init_logging(verbosity: u8) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| output::Stderr)
+                // Its own complaint about a failed write would go to the same stderr.
+                .log_internal_errors(false)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false),
         )

@@ -22,6 +22,56 @@ pub enum Model {
     Open { rate: f64, max_in_flight: usize },
 }
 
+/// Requests per second the open model can schedule: a start every microsecond at most (the
+/// clock's tick is a nanosecond, tokio's timer a millisecond: faster starts come in bursts), one
+/// every 1000 s at least.
+pub const RATES: (f64, f64) = (0.001, 1_000_000.0);
+
+/// The longest load, and the longest statistics window: a year.
+pub const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+
+impl Model {
+    /// An error naming the range when the model asks for more than can be scheduled, or for
+    /// more sockets than the open-file limit allows.
+    pub fn check(&self) -> Result<(), String> {
+        let sockets = crate::limits::load_connections();
+        let limit = crate::limits::open_files();
+        let too_many = |key: &str, n: usize| {
+            format!(
+                "{key} {n}: at most {sockets} with this open-file limit (ulimit -n {limit}); raise the limit or ask for fewer"
+            )
+        };
+        match *self {
+            Model::Closed { concurrency } if concurrency > sockets => {
+                Err(too_many("concurrency", concurrency))
+            }
+            Model::Open { rate, .. } if !(RATES.0..=RATES.1).contains(&rate) => Err(format!(
+                "rate {}: give requests per second from {} to {}",
+                crate::probe::shown(rate),
+                RATES.0,
+                RATES.1
+            )),
+            Model::Open { max_in_flight, .. } if max_in_flight > sockets => {
+                Err(too_many("max_in_flight", max_in_flight))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `seconds` as a duration for a load (`what` names it in the error): above 0, at most
+/// [`MAX_SECONDS`].
+pub fn load_seconds(what: &str, seconds: f64) -> Result<Duration, String> {
+    if seconds > 0.0 && seconds <= MAX_SECONDS {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!(
+            "{what} {}: give seconds above 0, at most {MAX_SECONDS} (a year)",
+            crate::probe::shown(seconds)
+        ))
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct LoadSpec {
@@ -268,7 +318,7 @@ impl Worker {
         max_in_flight: usize,
         threads: Vec<tokio::runtime::Handle>,
     ) {
-        let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
+        let period = Duration::from_secs_f64(1.0 / rate.clamp(RATES.0, RATES.1));
         let mut ticks = tokio::time::interval(period);
         // Behind schedule, start the missed requests at once: the open model's promise.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

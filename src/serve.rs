@@ -40,12 +40,35 @@ pub fn start(
                 return;
             }
         };
+        // A share of the open-file limit, so that scrapers (or a flood of idle connections)
+        // never take the descriptors the probes need; the rest wait in the listen backlog.
+        let cap = crate::limits::server_connections();
+        let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+        let mut backoff = Duration::ZERO;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = Duration::ZERO;
+                    stream
+                }
+                Err(e) => {
+                    // Out of descriptors (or memory) the error repeats at once: accepting again
+                    // without a pause would spin a core and help nobody.
+                    backoff =
+                        (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                    if backoff == Duration::from_millis(10) {
+                        tracing::warn!("web server on {bound}: {e}; accepting again in a moment");
+                    }
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
             };
             let pages = pages.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let pages = pages.clone();
                     async move { Ok::<_, Infallible>(route(&pages, &req)) }

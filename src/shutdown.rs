@@ -1,7 +1,7 @@
 //! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
-//! buffers flush); a second one exits at once.
+//! buffers flush); a second one, [`SAME_ACT`] or more later, exits at once.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,8 @@ pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     rx: watch::Receiver<bool>,
     signalled: Arc<AtomicBool>,
-    signals: Arc<AtomicUsize>,
+    /// When the first signal came, for telling a second act from the same one.
+    first_signal: Arc<Mutex<Option<Instant>>>,
     since: Arc<Mutex<Option<Instant>>>,
 }
 
@@ -30,7 +31,7 @@ impl Shutdown {
             tx: Arc::new(tx),
             rx,
             signalled: Arc::new(AtomicBool::new(false)),
-            signals: Arc::new(AtomicUsize::new(0)),
+            first_signal: Arc::new(Mutex::new(None)),
             since: Arc::new(Mutex::new(None)),
         }
     }
@@ -47,7 +48,7 @@ impl Shutdown {
     /// Takes the stop back (the REPL, after Ctrl-C interrupted one evaluation).
     pub fn reset(&self) {
         *self.since.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.signals.store(0, Ordering::Relaxed);
+        *self.first_signal.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.signalled.store(false, Ordering::Relaxed);
         self.tx.send_replace(false);
     }
@@ -95,18 +96,86 @@ impl Shutdown {
         runtime.spawn(async move {
             loop {
                 let name = tokio::select! {
-                    _ = int.recv() => "SIGINT",
-                    _ = term.recv() => "SIGTERM",
+                    got = int.recv() => got.map(|_| "SIGINT"),
+                    got = term.recv() => got.map(|_| "SIGTERM"),
                 };
-                if this.signals.fetch_add(1, Ordering::Relaxed) == 0 {
-                    tracing::debug!("{name}: stopping; a second signal exits at once");
-                    this.signalled.store(true, Ordering::Relaxed);
-                    this.trigger();
-                } else {
-                    eprintln!("perftest: {name} again, exiting now");
-                    std::process::exit(130);
+                // The signal driver is gone (the runtime is shutting down): nothing to listen to.
+                let Some(name) = name else { return };
+                match this.judge(Instant::now()) {
+                    Act::Stop => {
+                        tracing::debug!("{name}: stopping; a second signal exits at once");
+                        this.signalled.store(true, Ordering::Relaxed);
+                        this.trigger();
+                    }
+                    Act::Same(after) => {
+                        tracing::debug!(
+                            "{name} again after {} ms: the same stop",
+                            after.as_millis()
+                        );
+                    }
+                    Act::Exit => {
+                        errln!("perftest: {name} again, exiting now");
+                        std::process::exit(130);
+                    }
                 }
             }
         });
+    }
+}
+
+/// What a signal arriving now means.
+#[derive(Debug, PartialEq)]
+enum Act {
+    /// The first: stop gracefully.
+    Stop,
+    /// The first one again, delivered this long after it.
+    Same(Duration),
+    /// A second act of the user: exit at once.
+    Exit,
+}
+
+impl Shutdown {
+    /// Judges a signal arriving at `now` against the first one.
+    fn judge(&self, now: Instant) -> Act {
+        let mut first = self.first_signal.lock().unwrap_or_else(|p| p.into_inner());
+        match *first {
+            None => {
+                *first = Some(now);
+                Act::Stop
+            }
+            Some(at) if now.saturating_duration_since(at) < SAME_ACT => {
+                Act::Same(now.saturating_duration_since(at))
+            }
+            Some(_) => Act::Exit,
+        }
+    }
+}
+
+/// A second signal this soon after the first is the same act delivered twice, not a second
+/// Ctrl-C: GNU timeout signals the child and then its process group, and so do scripts that
+/// `kill PID; kill -- -PGID`; the two arrive microseconds apart (a few ms on a loaded machine). A person pressing Ctrl-C again
+/// takes longer than 250 ms; if they are faster, the stop already under way goes on and a
+/// third press exits.
+pub const SAME_ACT: Duration = Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_again_within_the_window_is_the_same_act() {
+        let s = Shutdown::new();
+        let t0 = Instant::now();
+        assert_eq!(s.judge(t0), Act::Stop);
+        let soon = Duration::from_micros(40);
+        assert_eq!(s.judge(t0 + soon), Act::Same(soon));
+        assert_eq!(
+            s.judge(t0 + SAME_ACT - Duration::from_millis(1)),
+            Act::Same(SAME_ACT - Duration::from_millis(1))
+        );
+        assert_eq!(s.judge(t0 + SAME_ACT), Act::Exit);
+        // The REPL takes the stop back: the next signal is a first one again.
+        s.reset();
+        assert_eq!(s.judge(t0 + SAME_ACT * 3), Act::Stop);
     }
 }

@@ -5,7 +5,7 @@
 
 ---@class perftest.ProbeOptions
 ---@field method? string Request method (default "GET").
----@field headers? table<string, string> Extra request headers.
+---@field headers? table<string, string|string[]> Extra request headers; a list sends the header once per value.
 ---@field body? string Request body.
 ---@field timeout? number Seconds for the whole sample (default 30).
 ---@field connect_timeout? number Seconds for each TCP connect (default 10).

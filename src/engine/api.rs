@@ -105,8 +105,8 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         let code = match code {
             None | Some(Value::Nil) | Some(Value::Boolean(true)) => 0,
             Some(Value::Boolean(false)) => 1,
-            Some(Value::Integer(i)) => i as i32,
-            Some(Value::Number(n)) => n as i32,
+            Some(Value::Integer(i)) => exit_status(i as f64)?,
+            Some(Value::Number(n)) => exit_status(n)?,
             Some(other) => {
                 return Err(mlua::Error::runtime(format!(
                     "exit code must be a number, got {}",
@@ -115,7 +115,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
             }
         };
         if let Some(m) = message {
-            eprintln!("{m}");
+            errln!("{m}");
         }
         Err::<(), _>(mlua::Error::external(ExitRequest(code)))
     })?;
@@ -124,7 +124,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
     perftest.set(
         "eprint",
         lua.create_function(|lua, args: MultiValue| {
-            eprintln!("{}", join_tostring(lua, &args)?);
+            errln!("{}", join_tostring(lua, &args)?);
             Ok(())
         })?,
     )?;
@@ -195,8 +195,30 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         lua.create_function(|_, (text, name): (String, String)| colored(&text, &name))?,
     )?;
 
+    // A fault to inject, for the tests of what a panic under a Lua call does; debug builds
+    // with PERFTEST_TEST_PANIC set only.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PERFTEST_TEST_PANIC").is_some() {
+        perftest.set(
+            "_panic",
+            lua.create_function(|_, msg: String| -> mlua::Result<()> { panic!("{msg}") })?,
+        )?;
+    }
+
     install_output(lua, ctx, exit)?;
     Ok((perftest, native))
+}
+
+/// An exit code as the process can return it: a byte, since 256 would read as 0, a success.
+fn exit_status(n: f64) -> mlua::Result<i32> {
+    if (0.0..=255.0).contains(&n) && n.fract() == 0.0 {
+        Ok(n as i32)
+    } else {
+        Err(mlua::Error::runtime(format!(
+            "exit code {}: give a whole number from 0 to 255",
+            crate::probe::shown(n)
+        )))
+    }
 }
 
 /// True when stdout is a terminal and NO_COLOR is unset: the only time colour is written.
@@ -431,7 +453,8 @@ fn install_output(lua: &Lua, ctx: &Rc<Ctx>, exit: Function) -> mlua::Result<()> 
         lua.create_function(move |lua, args: MultiValue| {
             let mut line = join_tostring(lua, &args)?;
             line.push('\n');
-            c.out.write(line.as_bytes()).map_err(mlua::Error::external)
+            c.out.write(line.as_bytes());
+            Ok(())
         })?,
     )?;
     let io: Table = globals.get("io")?;
@@ -455,7 +478,7 @@ fn install_output(lua: &Lua, ctx: &Rc<Ctx>, exit: Function) -> mlua::Result<()> 
                     }
                 }
             }
-            c.out.write(&buf).map_err(mlua::Error::external)?;
+            c.out.write(&buf);
             Ok(stdout.clone())
         })?,
     )?;

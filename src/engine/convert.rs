@@ -60,7 +60,17 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
             for pair in t.pairs::<String, Value>() {
                 let (name, v) =
                     pair.map_err(|_| "opts.headers keys must be header names".to_string())?;
-                req.add_header(&name, &string(&format!("headers[{name:?}]"), &v)?)?;
+                let key = format!("headers[{name:?}]");
+                match &v {
+                    // A list of values sends the header once per value.
+                    Value::Table(values) => {
+                        for v in values.sequence_values::<Value>() {
+                            let v = v.map_err(|e| e.to_string())?;
+                            req.add_header(&name, &string(&key, &v)?)?;
+                        }
+                    }
+                    _ => req.add_header(&name, &string(&key, &v)?)?,
+                }
             }
         }
         "body" => req.body = string(key, &value)?.into_bytes().into(),
@@ -216,7 +226,9 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
                 if i > 0 {
                     joined.push_str(", ");
                 }
-                joined.push_str(&String::from_utf8_lossy(v.as_bytes()));
+                joined.push_str(&crate::probe::printable(&String::from_utf8_lossy(
+                    v.as_bytes(),
+                )));
             }
             h.set(name.as_str(), joined)?;
         }

@@ -29,7 +29,7 @@ pub fn exit_request(e: &mlua::Error) -> Option<i32> {
 pub fn describe(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => first_line(message),
-        mlua::Error::RuntimeError(message) => first_line(message),
+        mlua::Error::RuntimeError(message) => runtime_text(message),
         mlua::Error::MemoryError(message) => format!(
             "out of memory: {} (raise the limit with PERFTEST_LUA_MEMORY_MB)",
             first_line(message)
@@ -63,6 +63,13 @@ pub fn describe(e: &mlua::Error) -> String {
     }
 }
 
+/// True if `e` was raised with a value that is not a message (`error({})`, `error()`): Lua
+/// gives those no `file:line:`, so the caller adds it. (`error("msg", 0)` asked for none.)
+pub fn raised_without_message(e: &mlua::Error) -> bool {
+    let text = describe(e);
+    !has_location(&text) && text.starts_with("error() was given")
+}
+
 /// The traceback of `e`, when there is one (for -v).
 pub fn traceback(e: &mlua::Error) -> Option<String> {
     match e {
@@ -82,6 +89,38 @@ fn traceback_of_cause(e: &mlua::Error) -> Option<String> {
     }
 }
 
+/// A runtime error's text on one line: a module not found keeps the places it looked in, and
+/// an error raised with a table (or nothing) says so rather than `table: 0x55d1c2e0`.
+fn runtime_text(message: &str) -> String {
+    let first = first_line(message);
+    if first.ends_with("not found:") {
+        let tried: Vec<&str> = message
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("stack traceback:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        return format!(
+            "{} (searched: {})",
+            first.trim_end_matches(':'),
+            tried.join("; ")
+        );
+    }
+    let (at, what) = match first.rsplit_once(": ") {
+        Some((at, what)) if has_location(&format!("{at}: x")) => (format!("{at}: "), what),
+        _ => (String::new(), first.as_str()),
+    };
+    let kind = what.split_once(": 0x").map(|(kind, _)| kind);
+    match kind {
+        Some(kind @ ("table" | "function" | "userdata" | "thread")) => format!(
+            "{at}error() was given a {kind}, not a message (give it a string, or a table with __tostring)"
+        ),
+        _ if what == "nil" => format!("{at}error() was given no message"),
+        _ => first,
+    }
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim_end().to_string()
 }
@@ -93,6 +132,32 @@ fn has_location(s: &str) -> bool {
         return false;
     };
     !file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where the Lua code of `thread` stopped (`script.lua:12`), read from the call frames a
+/// coroutine keeps after it failed; the prelude's thin wrappers are skipped, as `error(msg, 2)`
+/// skips them.
+pub fn lua_line_of(thread: &mlua::Thread) -> Option<String> {
+    use mlua::ffi;
+    let state = thread.state();
+    // SAFETY: `thread` keeps the coroutine alive; it has failed, so it is not running, and
+    // this (the only Lua thread) only reads its frames.
+    unsafe {
+        let mut ar: ffi::lua_Debug = std::mem::zeroed();
+        let mut level = 0;
+        while ffi::lua_getstack(state, level, &mut ar) != 0 {
+            level += 1;
+            if ffi::lua_getinfo(state, c"Sl".as_ptr(), &mut ar) == 0 || ar.currentline <= 0 {
+                continue;
+            }
+            let src = std::ffi::CStr::from_ptr(ar.short_src.as_ptr()).to_string_lossy();
+            if src.starts_with("__mlua") || src.starts_with("perftest/prelude") {
+                continue;
+            }
+            return Some(format!("{src}:{}", ar.currentline));
+        }
+    }
+    None
 }
 
 /// The innermost Lua frame of a traceback, `script.lua:12`, skipping C functions.

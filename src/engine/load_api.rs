@@ -49,13 +49,9 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
     let request =
         convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
     let secs = |key: &str| -> mlua::Result<Option<Duration>> {
-        match t.get::<Option<f64>>(key)? {
-            Some(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s))),
-            Some(s) => Err(rt(format!(
-                "perftest.load: {key} {s}: give seconds above 0"
-            ))),
-            None => Ok(None),
-        }
+        t.get::<Option<f64>>(key)?
+            .map(|s| load::load_seconds(key, s).map_err(|e| rt(format!("perftest.load: {e}"))))
+            .transpose()
     };
     let duration = secs("duration")?;
     let requests: Option<u64> = t.get("requests")?;
@@ -72,19 +68,19 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
                 "perftest.load: give concurrency (closed model) or rate (open model), not both",
             ));
         }
-        (Some(r), None) if r > 0.0 => Model::Open {
+        (Some(r), None) => Model::Open {
             rate: r,
-            max_in_flight: t.get::<Option<usize>>("max_in_flight")?.unwrap_or(10_000),
+            max_in_flight: t
+                .get::<Option<usize>>("max_in_flight")?
+                .unwrap_or_else(|| crate::limits::load_connections().min(10_000)),
         },
-        (Some(r), None) => {
-            return Err(rt(format!(
-                "perftest.load: rate {r}: give requests per second above 0"
-            )));
-        }
         (None, c) => Model::Closed {
             concurrency: c.unwrap_or(1).max(1),
         },
     };
+    model
+        .check()
+        .map_err(|e| rt(format!("perftest.load: {e}")))?;
     let thresholds = match t.get::<Option<Table>>("thresholds")? {
         Some(spec) => stats_api::parse_thresholds(&spec)?,
         None => Vec::new(),
@@ -131,7 +127,7 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         bar.finish();
     }
     if let Some(label) = &outcome.aborted_by {
-        eprintln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
+        errln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
         ctx.thresholds_failed.set(true);
     }
     ctx.figures.probes_done.fetch_add(

@@ -87,7 +87,7 @@ impl Ctx {
     }
 
     fn report_error(&self, what: &str, e: &mlua::Error) {
-        eprintln!("{}", tasks::error_text(what, e, self.verbosity >= 2));
+        errln!("{}", tasks::error_text(what, e, self.verbosity >= 2));
     }
 }
 
@@ -106,11 +106,7 @@ pub fn new_lua(
     let lua = Lua::new();
     lua.set_app_data(ctx.clone());
     // A script that keeps every sample in a table must not take the machine down with it.
-    let mb = std::env::var("PERFTEST_LUA_MEMORY_MB")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(1024);
-    let _ = lua.set_memory_limit(mb << 20);
+    let _ = lua.set_memory_limit(memory_limit());
     // A new collection cycle when the heap has grown 20% past what the last one left, not
     // the default 100%: a monitor's garbage is a result table per sample, and a thousand
     // targets left 7 MiB of it waiting (4 MiB less; the suite saw no CPU cost).
@@ -135,6 +131,24 @@ pub fn new_lua(
     lua.globals().set("perftest", perftest.clone())?;
     install_modules(&lua, perftest, dir)?;
     Ok(lua)
+}
+
+/// The Lua heap's limit in bytes: PERFTEST_LUA_MEMORY_MB, 1024 by default; a bad value is
+/// named and the default kept.
+fn memory_limit() -> usize {
+    const DEFAULT_MB: usize = 1024;
+    let Ok(text) = std::env::var("PERFTEST_LUA_MEMORY_MB") else {
+        return DEFAULT_MB << 20;
+    };
+    match text.trim().parse::<usize>().ok().filter(|mb| *mb > 0) {
+        Some(mb) => mb.saturating_mul(1 << 20),
+        None => {
+            errln!(
+                "perftest: PERFTEST_LUA_MEMORY_MB={text} is not a whole number of MiB above 0; using {DEFAULT_MB}"
+            );
+            DEFAULT_MB << 20
+        }
+    }
 }
 
 /// How long a script may keep running without yielding after a stop was asked for.
@@ -215,24 +229,31 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
     {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("perftest: {}", errors::describe(&e));
+            errln!("perftest: {}", errors::describe(&e));
             return 1;
         }
     };
-    let code = run_to_end(main, &ctx).await;
+    let code = run_to_end(&lua, main, &ctx).await;
     // Whatever ended the run (its end, a signal, perftest.exit), publishers get their flush.
     publish_api::finish(&ctx).await;
-    code
+    match ctx.out.exit_code() {
+        Some(failed) if code == 0 => failed,
+        _ => code,
+    }
 }
 
 /// Runs the main chunk and waits for its tasks; returns the exit code.
-async fn run_to_end(main: mlua::Function, ctx: &Rc<Ctx>) -> i32 {
+async fn run_to_end(lua: &Lua, main: mlua::Function, ctx: &Rc<Ctx>) -> i32 {
     let mut code = 0;
-    if let Err(e) = main.call_async::<()>(()).await {
+    let ran = match tasks::call_caught(lua, main, mlua::MultiValue::new()) {
+        Ok(run) => run.await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = ran {
         match errors::exit_request(&e) {
             Some(c) => ctx.request_exit(c),
             None => {
-                eprintln!("{}", tasks::error_text_main(&e, ctx.verbosity >= 2));
+                errln!("{}", tasks::error_text_main(&e, ctx.verbosity >= 2));
                 code = 1;
             }
         }

@@ -46,17 +46,20 @@ pub async fn finish(ctx: &Ctx) {
         let report = cw.flush(within).await;
         let c = cw.counters();
         if report.dropped > 0 {
-            eprintln!(
+            errln!(
                 "perftest: cloudwatch: {} of {} samples could not be sent{}",
                 report.dropped,
                 c.recorded.load(Ordering::Relaxed),
                 report
                     .last_error
                     .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
+                    .unwrap_or_else(|| format!(
+                        " (no call completed within the {}s flush window, PERFTEST_FLUSH_SECONDS)",
+                        within.as_secs_f64()
+                    ))
             );
         } else if ctx.verbosity >= 2 {
-            eprintln!(
+            errln!(
                 "perftest: cloudwatch: {} samples sent to namespace {:?} in {} calls",
                 c.sent.load(Ordering::Relaxed),
                 cw.namespace(),
@@ -70,7 +73,7 @@ pub async fn finish(ctx: &Ctx) {
         let c = &hook.queue.counters;
         let dropped = c.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
-            eprintln!(
+            errln!(
                 "perftest: webhook {}: {dropped} of {} posts could not be delivered{}",
                 hook.shown(),
                 c.queued.load(Ordering::Relaxed),
@@ -85,7 +88,7 @@ pub async fn finish(ctx: &Ctx) {
         n.queue.flush(within).await;
         let dropped = n.queue.counters.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
-            eprintln!(
+            errln!(
                 "perftest: alerts: {dropped} notifications could not be delivered{}",
                 n.queue
                     .last_error()

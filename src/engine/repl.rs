@@ -23,6 +23,8 @@ use super::{Ctx, ScriptArgs};
 /// What the reader thread hands the Lua thread.
 enum Input {
     Line(String),
+    /// A line of piped input that is not UTF-8 text (its number).
+    NotText(usize),
     /// Ctrl-C at the prompt: forget the unfinished chunk.
     Cancel,
     Eof,
@@ -46,14 +48,14 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     let lua = match super::new_lua(&ctx, &ScriptArgs::List(Vec::new()), here.as_deref()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("perftest: {}", describe(&e));
+            errln!("perftest: {}", describe(&e));
             return 1;
         }
     };
     let show: Function = match lua.load("return require('perftest.repl').show").eval() {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("perftest: {}", describe(&e));
+            errln!("perftest: {}", describe(&e));
             return 1;
         }
     };
@@ -63,9 +65,12 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     let (ask, ask_rx) = std::sync::mpsc::channel();
     if interactive {
-        println!(
-            "perftest {} (Lua 5.4). perftest.probe(\"https://...\") times a request; Tab completes; Ctrl-D quits.",
-            env!("CARGO_PKG_VERSION")
+        ctx.out.write(
+            format!(
+                "perftest {} (Lua 5.4). perftest.probe(\"https://...\") times a request; Tab completes; Ctrl-D quits.\n",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
         );
         let names = names.clone();
         std::thread::spawn(move || read_terminal(input_tx, ask_rx, names));
@@ -79,6 +84,11 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     while let Some(msg) = input.recv().await {
         let line = match msg {
             Input::Eof => break,
+            Input::NotText(n) => {
+                errln!("perftest: stdin line {n} is not UTF-8 text; skipped");
+                failed = true;
+                continue;
+            }
             Input::Cancel => {
                 chunk.clear();
                 let _ = ask.send(Ask::Primary);
@@ -97,7 +107,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                 continue;
             }
             Compiled::Error(e) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 failed = true;
             }
             Compiled::Ready(f) => match f.call_async::<MultiValue>(()).await {
@@ -105,9 +115,9 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                     for v in values {
                         match show.call::<String>(v) {
                             Ok(text) => {
-                                let _ = ctx.out.write(format!("{text}\n").as_bytes());
+                                ctx.out.write(format!("{text}\n").as_bytes());
                             }
-                            Err(e) => eprintln!("{}", describe(&e)),
+                            Err(e) => errln!("{}", describe(&e)),
                         }
                     }
                 }
@@ -116,7 +126,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                         let _ = ask.send(Ask::Quit);
                         return code;
                     }
-                    eprintln!("{}", describe(&e));
+                    errln!("{}", describe(&e));
                     failed = true;
                 }
             },
@@ -128,7 +138,18 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
         let _ = ask.send(Ask::Primary);
     }
     let _ = ask.send(Ask::Quit);
-    i32::from(failed && !interactive)
+    if !chunk.trim().is_empty() {
+        // The input ended inside a statement: say where, rather than drop it.
+        let why = match lua.load(chunk.as_str()).set_name("=stdin").into_function() {
+            Err(e) => describe(&e),
+            Ok(_) => "an unfinished chunk".to_string(),
+        };
+        errln!("perftest: input ended before the chunk was complete: {why}");
+        failed = true;
+    }
+    ctx.out
+        .exit_code()
+        .unwrap_or(i32::from(failed && !interactive))
 }
 
 enum Compiled {
@@ -173,14 +194,28 @@ fn refresh_names(lua: &Lua, names: &Names) {
 }
 
 fn read_stdin(tx: mpsc::UnboundedSender<Input>) {
-    for line in std::io::stdin().lock().lines() {
-        match line {
-            Ok(l) => {
-                if tx.send(Input::Line(l)).is_err() {
-                    return;
-                }
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        match stdin.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        n += 1;
+        if buf.ends_with(b"\n") {
+            buf.pop();
+            if buf.ends_with(b"\r") {
+                buf.pop();
             }
-            Err(_) => break,
+        }
+        let msg = match String::from_utf8(std::mem::take(&mut buf)) {
+            Ok(line) => Input::Line(line),
+            Err(_) => Input::NotText(n),
+        };
+        if tx.send(msg).is_err() {
+            return;
         }
     }
     let _ = tx.send(Input::Eof);
@@ -201,7 +236,7 @@ fn read_terminal(
     let mut editor = match rustyline::Editor::<Helper, DefaultHistory>::new() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("perftest: cannot use the terminal ({e}); reading lines plainly");
+            errln!("perftest: cannot use the terminal ({e}); reading lines plainly");
             return read_stdin(tx);
         }
     };
@@ -226,7 +261,7 @@ fn read_terminal(
             Err(ReadlineError::Interrupted) => Input::Cancel,
             Err(ReadlineError::Eof) => Input::Eof,
             Err(e) => {
-                eprintln!("perftest: reading the terminal: {e}");
+                errln!("perftest: reading the terminal: {e}");
                 Input::Eof
             }
         };

@@ -78,6 +78,7 @@ pub fn find(what: &str) -> Result<Script, String> {
     if path.is_file() || (looks_like_path && bundled(what).is_none()) {
         let source =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read script {what}: {e}"))?;
+        let source = as_lua_reads_files(source);
         let dir = path.parent().map(|p| {
             if p.as_os_str().is_empty() {
                 Path::new(".")
@@ -99,6 +100,21 @@ pub fn find(what: &str) -> Result<Script, String> {
             names.join(", ")
         )
     })
+}
+
+/// A file's text as Lua's own `lua` loads it: without a byte-order mark, and with a first line
+/// starting with `#` (`#!/usr/bin/env perftest run`) blanked, its newline kept so that line
+/// numbers still match the file.
+fn as_lua_reads_files(source: String) -> String {
+    let source = match source.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => source,
+    };
+    if source.starts_with('#') {
+        let rest = source.find('\n').map_or("", |i| &source[i..]);
+        return rest.to_string();
+    }
+    source
 }
 
 /// The first sentence of a script's header comment, without a leading "name:".

@@ -237,7 +237,7 @@ impl UserData for LuaStats {
                 && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
             {
                 let value = value.map_or("no data".into(), summary::number);
-                eprintln!("perftest: threshold {label} failed ({value}); stopping (abort_on_fail)");
+                errln!("perftest: threshold {label} failed ({value}); stopping (abort_on_fail)");
                 ctx.thresholds_failed.set(true);
                 ctx.shutdown.trigger();
             }
@@ -411,7 +411,7 @@ pub fn report_unreported(ctx: &Ctx) {
             ctx.thresholds_failed.set(true);
         }
         let text = summary::render(&st.stats, Scope::Run, t, &verdicts, color);
-        let _ = ctx.out.write(text.as_bytes());
+        ctx.out.write(text.as_bytes());
     }
 }
 

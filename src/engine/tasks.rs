@@ -71,6 +71,8 @@ impl UserData for Task {
                     out.push_back(Value::Boolean(true));
                     out.extend(values);
                 }
+                // perftest.exit in the task ends the joiner too, not as an error of its own.
+                Err(e) if exit_request(&e).is_some() => return Err(e),
                 Err(e) => {
                     if state.reported.replace(false)
                         && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
@@ -101,8 +103,7 @@ impl UserData for Task {
 
 /// Starts `f(args...)` as a task on the current local set.
 pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::Result<Task> {
-    let thread = lua.create_thread(f)?;
-    let run = thread.into_async::<MultiValue>(args)?;
+    let run = call_caught(lua, f, args)?;
     let id = ctx.tasks.start();
     ctx.figures
         .tasks_alive
@@ -129,6 +130,33 @@ pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::R
         ctx.tasks.end();
     });
     Ok(Task { id, state })
+}
+
+/// Calls `f(args...)` as a coroutine of its own. A panic under it (a bug in perftest) ends
+/// this call alone, as an error naming the Lua line it came from; the other tasks go on.
+pub fn call_caught(
+    lua: &Lua,
+    f: Function,
+    args: MultiValue,
+) -> mlua::Result<impl std::future::Future<Output = mlua::Result<MultiValue>> + use<>> {
+    let thread = lua.create_thread(f)?;
+    let run = crate::panics::caught(thread.clone().into_async::<MultiValue>(args)?);
+    Ok(async move {
+        let at = || super::errors::lua_line_of(&thread);
+        match run.await {
+            Ok(Ok(values)) => Ok(values),
+            // error({}) carries no line: the failed coroutine's stack still has it.
+            Ok(Err(e)) if super::errors::raised_without_message(&e) => match at() {
+                Some(at) => mlua::ErrorContext::context(Err(e), at),
+                None => Err(e),
+            },
+            Ok(Err(e)) => Err(e),
+            Err(panic) => Err(mlua::Error::runtime(format!(
+                "{}internal error: {panic} (please report it)",
+                at().map(|at| format!("{at}: ")).unwrap_or_default()
+            ))),
+        }
+    })
 }
 
 /// Formats an error for stderr, with its traceback when verbose.

@@ -206,9 +206,14 @@ fn build(
     if last && !h2 {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    // The user's headers win, a Connection header among them.
-    for (name, value) in &req.headers {
-        headers.insert(name.clone(), value.clone());
+    // The user's headers win, a Connection header among them; a name given twice is sent
+    // twice, as curl does.
+    for (i, (name, value)) in req.headers.iter().enumerate() {
+        if req.headers[..i].iter().any(|(earlier, _)| earlier == name) {
+            headers.append(name.clone(), value.clone());
+        } else {
+            headers.insert(name.clone(), value.clone());
+        }
     }
     Ok(request)
 }

@@ -18,9 +18,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use request::{IpFamily, ProbeRequest, seconds};
+pub use request::{IpFamily, ProbeRequest, seconds, shown};
 pub use result::{
     CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, millis,
+    printable,
 };
 pub use target::{Scheme, Target};
 pub use tls::{TlsOptions, client_config as tls_client_config};
@@ -88,14 +89,23 @@ impl Prober {
             let mut result = self
                 .sample(req, &target, deadline, stop.as_mut(), &mut None)
                 .await;
-            let redirect = result.ok()
+            let redirect = req.follow_redirects > 0
+                && result.ok()
                 && (300..400).contains(&result.status)
-                && result.status != 304
-                && (hops.len() as u32) < req.follow_redirects;
+                && result.status != 304;
             let location = redirect
                 .then(|| header(&result.headers, "location"))
                 .flatten();
-            if let Some(location) = location {
+            if location.is_some() && hops.len() as u32 >= req.follow_redirects {
+                // A loop, or a chain longer than allowed: no answer was reached, as curl says.
+                result.error = Some(ProbeError::new(
+                    ErrorKind::Http,
+                    format!(
+                        "http {}: too many redirects ({})",
+                        target.display, req.follow_redirects
+                    ),
+                ));
+            } else if let Some(location) = location {
                 match target.join(&location) {
                     Ok(next) => {
                         hops.push(Hop {
@@ -537,12 +547,23 @@ impl<'a> Recorder<'a> {
             Phase::Dns => format!("resolving {}", self.host),
             Phase::Connect => format!("connecting to {}", self.peer),
             Phase::Tls => format!("in the TLS handshake with {}", self.peer),
+            // A server that sends its head a byte at a time (slowloris) has sent a first byte.
+            Phase::Wait if self.first_byte_came() => format!(
+                "reading the response headers from {} (the first byte came)",
+                self.peer
+            ),
             Phase::Wait => format!("waiting for the first byte from {}", self.peer),
             Phase::Body => format!(
                 "reading the body from {} ({} bytes received)",
                 self.peer, self.progress.size
             ),
         }
+    }
+
+    fn first_byte_came(&self) -> bool {
+        self.stamps
+            .as_ref()
+            .is_some_and(|s| s.lock().unwrap_or_else(|p| p.into_inner()).first.is_some())
     }
 
     fn timeout(&mut self, limit: Duration) -> ProbeError {

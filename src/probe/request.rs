@@ -98,7 +98,17 @@ pub fn seconds(what: &str, value: f64) -> Result<Duration, String> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(format!(
-            "{what} {value}: give a number of seconds, 0 or more"
+            "{what} {}: give a number of seconds from 0 to 1e9",
+            shown(value)
         ))
+    }
+}
+
+/// A number as a message shows it: `5`, `0.25`, `1e300` (never three hundred digits).
+pub fn shown(n: f64) -> String {
+    if n != 0.0 && !(1e-4..1e7).contains(&n.abs()) {
+        format!("{n:e}")
+    } else {
+        n.to_string()
     }
 }

@@ -47,11 +47,33 @@ pub struct ProbeError {
 }
 
 impl ProbeError {
+    /// A failure; control characters in `message` (which may quote the server) become `?`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message = message.into();
         ProbeError {
             kind,
-            message: message.into(),
+            message: match printable(&message) {
+                std::borrow::Cow::Borrowed(_) => message,
+                std::borrow::Cow::Owned(clean) => clean,
+            },
         }
+    }
+}
+
+/// `text` with its control characters (ESC, CR, LF, BEL, the C1 codes) replaced by `?`, a tab
+/// by a space: what a server chose, printed, cannot move the cursor or recolour a terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| match c {
+                '\t' => ' ',
+                c if c.is_control() => '?',
+                c => c,
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
 

@@ -40,11 +40,15 @@ impl Target {
         if trimmed.is_empty() {
             return Err("empty URL: give one such as https://example.com/".into());
         }
+        // Whatever goes wrong, the message must not print a password given in the URL.
+        let shown = without_password(trimmed);
+        let url = shown.as_str();
         let display = if trimmed.contains("://") {
             trimmed.to_string()
         } else {
             format!("http://{trimmed}")
         };
+        let display = ascii_host(&display).map_err(|e| format!("bad URL '{url}': {e}"))?;
         let without_fragment = display.split('#').next().unwrap_or_default();
         let uri: http::Uri = without_fragment
             .parse()
@@ -75,14 +79,19 @@ impl Target {
         if host.is_empty() {
             return Err(format!("bad URL '{url}': no host"));
         }
-        let port = match authority.port_u16() {
-            Some(p) => p,
-            None if authority.as_str().ends_with(':') => {
-                return Err(format!("bad URL '{url}': empty port"));
-            }
+        let port = match port_text(authority.as_str()) {
             None => match scheme {
                 Scheme::Http => 80,
                 Scheme::Https => 443,
+            },
+            Some("") => return Err(format!("bad URL '{url}': empty port")),
+            Some(text) => match text.parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    return Err(format!(
+                        "bad URL '{url}': port '{text}' is not a number from 1 to 65535"
+                    ));
+                }
             },
         };
         let path_and_query = uri
@@ -168,6 +177,76 @@ impl Target {
     }
 }
 
+/// The text after the host's `:` in an authority, if there is one (`[::1]:80` gives `80`).
+fn port_text(authority: &str) -> Option<&str> {
+    let after_host = match authority.rfind(']') {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    };
+    after_host.rsplit_once(':').map(|(_, port)| port)
+}
+
+/// Where the authority of `url` (scheme included) starts and ends.
+fn authority_span(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    Some((start, end))
+}
+
+/// `url` with the password of its user info, if any, written `***`.
+fn without_password(url: &str) -> String {
+    let Some((start, end)) = authority_span(url) else {
+        return url.to_string();
+    };
+    let authority = &url[start..end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{}{user}{hidden}@{host}{}", &url[..start], &url[end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `url` with an internationalized host name in its ASCII (punycode) form, as DNS and the
+/// Host header need it: `http://bücher.example/` becomes `http://xn--bcher-kva.example/`.
+fn ascii_host(url: &str) -> Result<String, String> {
+    let Some((start, end)) = authority_span(url) else {
+        return Ok(url.to_string());
+    };
+    let authority = &url[start..end];
+    if authority.is_ascii() {
+        return Ok(url.to_string());
+    }
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (hostport, None),
+    };
+    let ascii = idna::domain_to_ascii(host).map_err(|_| {
+        format!("host '{host}' is not a valid internationalized name (its punycode form, xn--..., works too)")
+    })?;
+    let mut out = String::with_capacity(url.len() + 16);
+    out.push_str(&url[..start]);
+    if let Some(u) = userinfo {
+        out.push_str(u);
+        out.push('@');
+    }
+    out.push_str(&ascii);
+    if let Some(p) = port {
+        out.push(':');
+        out.push_str(p);
+    }
+    out.push_str(&url[end..]);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +295,42 @@ mod tests {
         assert!(e.contains("ftp://x/") && e.contains("http://"), "{e}");
         assert!(Target::parse("").is_err());
         assert!(Target::parse("http://").is_err());
+    }
+
+    #[test]
+    fn a_bad_port_is_an_error_not_the_default() {
+        for url in [
+            "http://127.0.0.1:99999/",
+            "http://127.0.0.1:65536/",
+            "http://127.0.0.1:abc/",
+            "http://127.0.0.1:0/",
+            "https://[::1]:70000/",
+        ] {
+            let e = Target::parse(url).unwrap_err();
+            assert!(e.contains(url) && e.contains("1 to 65535"), "{e}");
+        }
+        assert_eq!(
+            Target::parse("http://127.0.0.1:65535/").unwrap().port,
+            65535
+        );
+        assert_eq!(Target::parse("https://[::1]/").unwrap().port, 443);
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        let e = Target::parse("http://bob:hunter2@127.0.0.1/x").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("http://bob:***@127.0.0.1/x"), "{e}");
+        let e = Target::parse("http://bob:hunter2@127.0.0.1:99999/").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn an_idn_host_is_probed_by_its_punycode_name() {
+        let t = Target::parse("https://bücher.example:8443/a?b").unwrap();
+        assert_eq!(t.host, "xn--bcher-kva.example");
+        assert_eq!(&*t.display, "https://xn--bcher-kva.example:8443/a?b");
+        assert_eq!(t.host_header, "xn--bcher-kva.example:8443");
     }
 
     #[test]

@@ -168,7 +168,8 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     TlsConnector::from(config).connect(name, tcp).await
 }
 
-/// Names the failure and, for certificate problems, the flags that address them.
+/// Names the failure in words a user acts on, rustls's identifier after them; for a
+/// certificate not trusted, the flags that address it.
 pub fn describe_error(e: &io::Error) -> String {
     let Some(tls) = e
         .get_ref()
@@ -176,27 +177,113 @@ pub fn describe_error(e: &io::Error) -> String {
     else {
         return super::connect::describe_io(e);
     };
-    use rustls::CertificateError as C;
     match tls {
         rustls::Error::InvalidCertificate(cert) => {
-            let why = match cert {
-                C::UnknownIssuer => "unknown issuer".to_string(),
-                C::NotValidForName | C::NotValidForNameContext { .. } => {
-                    "not valid for this host name".to_string()
-                }
-                C::Expired | C::ExpiredContext { .. } => "expired".to_string(),
-                C::NotValidYet | C::NotValidYetContext { .. } => "not valid yet".to_string(),
-                C::Revoked => "revoked".to_string(),
-                C::BadSignature => "bad signature".to_string(),
-                C::Other(other) => other.to_string(),
-                other => format!("{other:?}"),
+            let (why, untrusted) = certificate_problem(cert);
+            let fix = if untrusted {
+                "; use --cacert FILE for a private CA, or -k to skip verification"
+            } else {
+                ""
             };
-            format!(
-                "certificate not trusted ({why}); use --cacert FILE for a private CA, or -k to skip verification"
-            )
+            format!("certificate not trusted: {why}{fix}")
         }
         rustls::Error::AlertReceived(alert) => format!("server sent alert {alert:?}"),
         other => other.to_string(),
+    }
+}
+
+/// What is wrong with the certificate, and whether trusting another CA is what would fix it.
+fn certificate_problem(cert: &rustls::CertificateError) -> (String, bool) {
+    use rustls::CertificateError as C;
+    let date = |t: &UnixTime| {
+        x509_parser::time::ASN1Time::from_timestamp(t.as_secs() as i64)
+            .map(|d| {
+                d.to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|_| format!("{} s after 1970", t.as_secs()))
+    };
+    match cert {
+        C::UnknownIssuer => (
+            "signed by an issuer this machine does not trust (UnknownIssuer)".into(),
+            true,
+        ),
+        C::NotValidForNameContext {
+            expected,
+            presented,
+        } => (
+            format!(
+                "it names {}, not {} (NotValidForName)",
+                if presented.is_empty() {
+                    "no host".to_string()
+                } else {
+                    // webpki writes them DnsName("a.test"), IpAddress(127.0.0.1): the names alone.
+                    presented
+                        .iter()
+                        .map(|p| match p.split_once('(') {
+                            Some((_, inner)) => inner.trim_end_matches(')').trim_matches('"'),
+                            None => p.as_str(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                expected.to_str()
+            ),
+            false,
+        ),
+        C::NotValidForName => (
+            "it does not name this host (NotValidForName)".into(),
+            false,
+        ),
+        C::ExpiredContext { time, not_after } => (
+            format!(
+                "it expired on {} (it is now {}) (Expired)",
+                date(not_after),
+                date(time)
+            ),
+            false,
+        ),
+        C::Expired => ("it has expired (Expired)".into(), false),
+        C::NotValidYetContext { time, not_before } => (
+            format!(
+                "it is not valid before {} (it is now {}; is this clock right?) (NotValidYet)",
+                date(not_before),
+                date(time)
+            ),
+            false,
+        ),
+        C::NotValidYet => ("it is not valid yet (NotValidYet)".into(), false),
+        C::Revoked => ("its issuer revoked it (Revoked)".into(), false),
+        C::BadSignature => (
+            "its signature does not match its issuer's key (BadSignature)".into(),
+            true,
+        ),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => (
+            "it is not issued for TLS servers (InvalidPurpose)".into(),
+            false,
+        ),
+        C::BadEncoding => ("it is not a valid certificate (BadEncoding)".into(), false),
+        // webpki's own identifiers, which rustls passes on as text.
+        C::Other(other) => match other.to_string().as_str() {
+            "CaUsedAsEndEntity" => (
+                "the server sent a CA certificate as its own; it must send a server certificate that CA signed (CaUsedAsEndEntity)"
+                    .into(),
+                false,
+            ),
+            "EndEntityUsedAsCa" => (
+                "the chain uses a server certificate as a CA (EndEntityUsedAsCa)".into(),
+                false,
+            ),
+            id => (format!("({id})"), true),
+        },
+        other => {
+            // The variant's name, without the data a Debug dump would add.
+            let text = format!("{other:?}");
+            let id = text.split([' ', '(', '{']).next().unwrap_or_default();
+            (format!("({id})"), true)
+        }
     }
 }
 
@@ -231,8 +318,8 @@ pub fn info<S>(stream: &TlsStream<S>) -> TlsInfo {
 fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
     let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
     Some(CertInfo {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
+        subject: super::result::printable(&cert.subject().to_string()).into_owned(),
+        issuer: super::result::printable(&cert.issuer().to_string()).into_owned(),
         not_after: cert.validity().not_after.timestamp(),
     })
 }

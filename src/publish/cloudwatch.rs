@@ -446,11 +446,14 @@ impl MetricSink for SdkSink {
     }
 }
 
-fn classify<E: std::error::Error + 'static, R: std::fmt::Debug>(
+fn classify<
+    E: std::error::Error + aws_sdk_cloudwatch::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug + 'static,
+>(
     e: aws_sdk_cloudwatch::error::SdkError<E, R>,
 ) -> SinkError {
     use aws_sdk_cloudwatch::error::SdkError;
-    let text = aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string();
+    let text = one_line(&e);
     match &e {
         SdkError::ServiceError(se) => {
             let raw = format!("{:?}", se.raw());
@@ -464,6 +467,47 @@ fn classify<E: std::error::Error + 'static, R: std::fmt::Debug>(
         SdkError::ConstructionFailure(_) => SinkError::Reject(text),
         _ => SinkError::Retry(text),
     }
+}
+
+/// An SDK error as one line a user reads: each cause in the chain once, outermost first
+/// (`dispatch failure: io error: tcp connect error: Connection refused (os error 111)`), the
+/// service's code and message for a refused call; never the Debug dump.
+fn one_line<
+    E: std::error::Error + aws_sdk_cloudwatch::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug + 'static,
+>(
+    e: &aws_sdk_cloudwatch::error::SdkError<E, R>,
+) -> String {
+    use aws_sdk_cloudwatch::error::{ProvideErrorMetadata, SdkError};
+    if let SdkError::ServiceError(se) = e {
+        let meta = ProvideErrorMetadata::meta(se.err());
+        let status = format!("{:?}", se.raw())
+            .split("status: StatusCode(")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .map(|code| format!("HTTP {code}: "))
+            .unwrap_or_default();
+        return match (meta.code(), meta.message()) {
+            (Some(code), Some(message)) => format!("{status}{code}: {message}"),
+            (Some(code), None) => format!("{status}{code}"),
+            _ => format!("{status}{}", chain(e)),
+        };
+    }
+    chain(e)
+}
+
+/// `e` and its sources, each said once.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

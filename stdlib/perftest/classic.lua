@@ -20,6 +20,9 @@ function M.status(r)
   return r.status
 end
 
+-- A tab, CR or LF (from REP_LOCATION, say) would add columns or rows: a space in the TSV.
+local function cell(s) return (s:gsub("[\t\r\n]", " ")) end
+
 --- The Remote_Addr column: the address that answered, an IPv6 one in brackets as Go's
 --- HostNoPort leaves it; "undefined" when the sample never connected.
 function M.remote(r)
@@ -32,7 +35,7 @@ end
 function M.row(n, r)
   return ("%d %d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%03d\t%d\t%s\t%s\t%s"):format(
     n, math.floor(r.start), r.dns, r.tcp, r.tls, r.first, r.lastb, r.total,
-    M.status(r), r.size, r.location, M.remote(r), r.url)
+    M.status(r), r.size, cell(r.location), M.remote(r), r.url)
 end
 
 local function q(s) return perftest.json.encode(s) end

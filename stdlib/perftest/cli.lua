@@ -128,6 +128,13 @@ function M.parse(list, spec)
   if p and p.max and #positional > p.max then
     fail(spec, ("give at most %d %s"):format(p.max, p.name))
   end
+  -- URLs are checked here, before anything runs: a bad one is a usage error naming it.
+  if p and p.name:match("^URL") then
+    for _, u in ipairs(positional) do
+      local _, err = perftest.parse_url(u)
+      if err then fail(spec, err) end
+    end
+  end
   out.positional = positional
   return out
 end
@@ -138,7 +145,10 @@ function M.probe_opts(args)
   for _, h in ipairs(args.header or {}) do
     local name, value = h:match("^%s*([^:]+):%s*(.-)%s*$")
     if not name then perftest.exit(2, ("perftest: -H '%s': write a header as 'Name: value'"):format(h)) end
-    headers[name] = value
+    -- A name given twice is sent twice, as curl does.
+    if headers[name] == nil then headers[name] = value
+    elseif type(headers[name]) == "table" then table.insert(headers[name], value)
+    else headers[name] = { headers[name], value } end
   end
   return {
     insecure = args.insecure, cacert = args.cacert, http2 = args.http2,

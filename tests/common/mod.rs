@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod hostile;
 pub mod moto;
 pub mod prom;
 pub mod receiver;
