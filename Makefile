@@ -3,10 +3,22 @@ CARGO ?= cargo
 URL ?= https://www.google.com
 ARGS ?= -n 5 -d 1 $(URL)
 PREFIX ?= /usr/local
+DOCKER ?= docker
 IMAGE ?= perftest
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# build: compile inside the image's build stage; prebuilt: take target/release/perftest.
+BINARY ?= build
+# The Debian the image's runtime files come from (the Dockerfile's default if empty).
+BASE ?=
+# make docker-run, as the seed's `gmake run`: where the container says it runs from.
+REP_CITY ?= Sunnyvale
+REP_COUNTRY ?= US
+AWS_REGION ?= us-west-2
+NOW = $(shell date +%Y%m%d%H%M)
+RAFAY_CLI ?= rafay-cli
 
-.PHONY: all build release run test test-deps lint fmt install docker bench-accuracy bench clean
+.PHONY: all build release standalone run test test-deps lint fmt install docker docker-run \
+	push rafay-push check-image bench-accuracy bench clean
 
 all: build
 
@@ -15,6 +27,10 @@ build:
 
 release:
 	$(CARGO) build --release
+
+# The seed's `gmake standalone`: the local binary, target/release/perftest.
+standalone: release
+	@echo "built target/release/perftest; try: target/release/perftest -n 5 $(URL)"
 
 # Build and run the main job: the classic command line against $(URL).
 run:
@@ -42,8 +58,34 @@ fmt:
 install: release
 	install -D -m 0755 target/release/perftest $(DESTDIR)$(PREFIX)/bin/perftest
 
-docker:
-	docker build -t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
+# The image (BuildKit builds only the stages BINARY needs); prebuilt takes target/docker/perftest.
+docker: $(if $(filter prebuilt,$(BINARY)),release)
+	$(if $(filter prebuilt,$(BINARY)),install -D -s target/release/perftest target/docker/perftest)
+	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg BINARY=$(BINARY) $(if $(BASE),--build-arg BASE=$(BASE)) \
+		-t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
+
+# The seed's `gmake run`: build the image, run it with the seed's environment, -n=5 -d=2.
+docker-run: docker
+	$(DOCKER) run --rm $(shell [ -t 0 ] && echo -it) -e PERFTEST_URL="$(URL)" \
+		-e REP_CITY="$(REP_CITY)" -e REP_COUNTRY="$(REP_COUNTRY)" -e AWS_REGION="$(AWS_REGION)" \
+		-e AWS_ACCESS_KEY_ID -e AWS_SECRET_ACCESS_KEY $(IMAGE):$(VERSION) -n=5 -d=2
+
+# To DockerHub as $(DOCKER_USER)/$(IMAGE):$(VERSION); `docker login --username=$$DOCKER_USER` first.
+push: docker
+	@test -n "$(DOCKER_USER)" || { echo "make push: set DOCKER_USER (and DOCKER_EMAIL) to your DockerHub account"; exit 2; }
+	$(DOCKER) tag $(IMAGE):$(VERSION) "$(DOCKER_USER)/$(IMAGE):$(VERSION)"
+	$(DOCKER) tag $(IMAGE):$(VERSION) "$(DOCKER_USER)/$(IMAGE):latest"
+	$(DOCKER) push "$(DOCKER_USER)/$(IMAGE):$(VERSION)"
+	$(DOCKER) push "$(DOCKER_USER)/$(IMAGE):latest"
+
+# To the Rafay registry, tagged with the time (rafay-cli init first, as the seed's README says).
+rafay-push: docker
+	$(DOCKER) tag $(IMAGE):$(VERSION) $(IMAGE):$(NOW)
+	$(RAFAY_CLI) image upload $(IMAGE):$(NOW)
+
+# The image built and run without a registry, in the bench bed (root; deploy/check-image).
+check-image:
+	./deploy/check-image
 
 # Phase accuracy against injected delays, side by side with curl (root: network namespace).
 bench-accuracy:
@@ -55,3 +97,4 @@ bench:
 
 clean:
 	$(CARGO) clean
+	-$(DOCKER) rmi $(IMAGE):$(VERSION) $(IMAGE):latest 2>/dev/null

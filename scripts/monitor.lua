@@ -3,9 +3,12 @@
 -- does not push the next one back). A row per sample (the classic TSV, or JSON lines with
 -- -j/--jsonl); rolling thresholds over the last --window seconds checked after every sample, a
 -- line when a target starts failing them and when it recovers; every target's summary when
--- stopped (Ctrl-C, SIGTERM).
+-- stopped (Ctrl-C, SIGTERM). Publishes with the classic flags and their environment
+-- variables: -p/--listen (/metrics, /memstats, /healthz; PERFTEST_LISTEN_PORT), -c
+-- (CloudWatch), -W (a webhook; HTTP_JSON_WEBHOOK), -A/-M (SMS; RESPONSE_THRESHOLD).
 --
--- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j|--jsonl] [URL...]
+-- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j|--jsonl]
+--                      [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
 --
 -- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
 --   return {
@@ -16,8 +19,9 @@
 local perftest = require "perftest"
 local cli = require "perftest.cli"
 local classic = require "perftest.classic"
+local publishing = require "perftest.publishing"
 
-local args = cli.parse(perftest.args, cli.with_probe_options {
+local args = cli.parse(perftest.args, publishing.with_options(cli.with_probe_options {
   usage = "perftest run monitor [options] [URL...]",
   about = "Probe targets on a fixed schedule; rolling thresholds; a line when one fails or recovers.",
   options = {
@@ -30,7 +34,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
     { nil, "remote-write", "URL", "push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)", type = "string" },
   },
-})
+}))
 
 local common = cli.probe_opts(args)
 local default_thresholds = cli.thresholds(args.threshold)
@@ -68,6 +72,8 @@ if args.targets then
 end
 if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give URLs or --targets FILE (see --help)") end
 
+local out = publishing.start(publishing.from_args(args), { name = "perftest run monitor" })
+
 -- --remote-write: what /metrics would serve, pushed (every PERFTEST_RW_INTERVAL seconds, 15).
 local rw_url = args["remote-write"] or args.remote_write or perftest.env("PERFTEST_REMOTE_WRITE")
 if rw_url and rw_url ~= "" then
@@ -98,6 +104,7 @@ local function watch(t, offset)
     if not args.quiet then
       print(args.jsonl and classic.json_row(n, r) or classic.row(n, r))
     end
+    out:add(r, function() return classic.json_row(n, r) end)
     if r.error then perftest.eprint(r.error) end
     if checks then
       local bad = {}

@@ -8,7 +8,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
        perftest repl
-       perftest scripts";
+       perftest scripts
+       perftest healthcheck [--port PORT | --url URL]";
 
 const EXAMPLES: &str = "\
 Each sample uses a new connection and prints one tab-separated row: the sample number and its
@@ -32,6 +33,10 @@ Examples:
   perftest run my-scenario.lua https://example.com
 
 Scenarios: perftest scripts (slo, compare, waterfall, load, monitor), perftest repl.
+
+In the container image the entrypoint is `perftest container`: with no arguments or classic
+flags only it runs `perftest -c -v [flags]` (the Go image's ENTRYPOINT), over PERFTEST_URL; a
+subcommand (run, repl, scripts, healthcheck) runs as given.
 
 Flags take Go's forms too: -n=5, --n 5, --n=5, -j=true, -q=false, -insecure.
 
@@ -128,6 +133,18 @@ pub enum Command {
         /// Keep connections
         #[arg(long)]
         reuse: bool,
+    },
+    /// Exit 0 if the web server's /healthz answers 200 (a container's HEALTHCHECK), else 1
+    Healthcheck {
+        /// Ask http://127.0.0.1:PORT/healthz [default: PERFTEST_LISTEN_PORT]
+        #[arg(long, value_name = "PORT")]
+        port: Option<u16>,
+        /// Ask this URL instead
+        #[arg(long, value_name = "URL", conflicts_with = "port")]
+        url: Option<String>,
+        /// Seconds allowed for the answer
+        #[arg(long, value_name = "S", default_value_t = 5.0)]
+        timeout: f64,
     },
     /// List the bundled scenarios, or show one's description and arguments
     Scripts {
@@ -307,11 +324,41 @@ impl Classic {
     }
 }
 
-/// The process's command line, Go's flag forms included (see [`go_forms`]).
+/// The word the image's ENTRYPOINT puts first (`perftest container ARGS...`).
+pub const CONTAINER: &str = "container";
+
+/// The command line the image runs: `perftest container` followed by a subcommand runs that
+/// subcommand as given; followed by nothing or classic flags it becomes `perftest -c -v ...`,
+/// as the Go image's `ENTRYPOINT ["perftest", "-c", "-v"]` did. Any other command line is
+/// returned unchanged.
+pub fn container_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if argv.get(1).is_none_or(|a| a != CONTAINER) {
+        return argv;
+    }
+    let mut rest = argv.into_iter();
+    let program = rest.next().unwrap_or_else(|| "perftest".into());
+    rest.next();
+    let rest: Vec<std::ffi::OsString> = rest.collect();
+    let subcommand = rest.first().and_then(|a| a.to_str()).is_some_and(|first| {
+        Cli::command()
+            .get_subcommands()
+            .any(|s| s.get_name() == first)
+    });
+    let mut out = vec![program];
+    if !subcommand {
+        out.extend(["-c".into(), "-v".into()]);
+    }
+    out.extend(rest);
+    out
+}
+
+/// The process's command line, the image's entrypoint and Go's flag forms included (see
+/// [`container_argv`] and [`go_forms`]).
 pub fn parse() -> Cli {
     let mut cmd = Cli::command();
     cmd.build();
-    match go_forms(&cmd, std::env::args_os()) {
+    let argv = container_argv(std::env::args_os().collect());
+    match go_forms(&cmd, argv) {
         Ok(argv) => Cli::from_list(argv),
         Err(e) => e.exit(),
     }

@@ -15,6 +15,7 @@
 //!   over them (k6's grammar) and the end-of-run report.
 //! - [`load`]: a bounded load (closed or open model) run in Rust, feeding [`stats`].
 //! - [`shutdown`], [`output`], [`location`]: the stop signal, stdout, and From_Location.
+//! - [`healthcheck`]: `perftest healthcheck`, the image's HEALTHCHECK against `/healthz`.
 //!
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
 //! [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates, alerts.
@@ -28,6 +29,7 @@ pub mod output;
 pub mod cli;
 pub mod engine;
 pub mod figures;
+pub mod healthcheck;
 pub mod io_pool;
 pub mod limits;
 pub mod load;
@@ -98,6 +100,9 @@ pub fn run(cli: cli::Cli) -> i32 {
                 2
             }
         },
+        Some(cli::Command::Healthcheck { port, url, timeout }) => {
+            healthcheck::run(port, url, timeout)
+        }
         Some(cli::Command::Repl) => with_runtime(verbosity, engine::repl::run),
         Some(cli::Command::BenchLoad {
             url,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -548,24 +548,6 @@ print(table.concat(states, " "))
     );
 }
 
-/// GETs (or sends `method`) `path` from 127.0.0.1:`port`; returns (status, body).
-fn http(port: u16, method: &str, path: &str, accept: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn the_web_server_serves_metrics_memstats_and_health() {
     let t = Target::http();
@@ -590,24 +572,12 @@ fn the_web_server_serves_metrics_memstats_and_health() {
         .unwrap();
     let _guard = common::KillOnDrop(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut port = 0u16;
-    for _ in 0..10 {
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        if let Some(addr) = line
-            .trim()
-            .strip_prefix("perftest: serving /memstats, /metrics and /healthz on http://")
-        {
-            port = addr.rsplit(':').next().unwrap().parse().unwrap();
-            break;
-        }
-    }
-    assert_ne!(port, 0, "the address is announced");
+    let port = common::announced_port(&mut stderr, "perftest: ");
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     // Until three samples of the target that answers are in: no fixed sleep racing the probes.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, text) = http(port, "GET", "/metrics", "*/*");
+        let (_, text) = common::http(port, "GET", "/metrics", "*/*");
         let done = common::prom::parse(&text).iter().any(|s| {
             s.name == "perftest_phase_duration_seconds_count"
                 && s.labels.get("phase").map(String::as_str) == Some("total")
@@ -621,10 +591,10 @@ fn the_web_server_serves_metrics_memstats_and_health() {
     }
 
     assert_eq!(
-        http(port, "GET", "/healthz", "*/*"),
+        common::http(port, "GET", "/healthz", "*/*"),
         (200, "ok\n".to_string())
     );
-    let (status, text) = http(port, "GET", "/metrics", "*/*");
+    let (status, text) = common::http(port, "GET", "/metrics", "*/*");
     assert_eq!(status, 200);
     let samples = common::prom::parse(&text);
     let target = t.url("/page");
@@ -691,7 +661,7 @@ fn the_web_server_serves_metrics_memstats_and_health() {
         }
     }
 
-    let (status, json) = http(port, "GET", "/memstats", "application/json");
+    let (status, json) = common::http(port, "GET", "/memstats", "application/json");
     assert_eq!(status, 200);
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(m["process"]["rss_bytes"].as_u64().unwrap() > 1_000_000);
@@ -702,14 +672,14 @@ fn the_web_server_serves_metrics_memstats_and_health() {
     assert!(m["probes_done"].as_u64().unwrap() >= 3);
     assert!(m["lua_bytes"].as_u64().unwrap() > 0);
     assert_eq!(m["tasks_alive"], 2, "one loop per URL");
-    let (status, html) = http(port, "GET", "/memstats", "text/html");
+    let (status, html) = common::http(port, "GET", "/memstats", "text/html");
     assert_eq!(status, 200);
     assert!(
         html.contains("Resident memory") && html.contains("Lua heap"),
         "{html}"
     );
-    assert_eq!(http(port, "POST", "/metrics", "*/*").0, 405);
-    assert_eq!(http(port, "GET", "/nope", "*/*").0, 404);
+    assert_eq!(common::http(port, "POST", "/metrics", "*/*").0, 405);
+    assert_eq!(common::http(port, "GET", "/nope", "*/*").0, 404);
 
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

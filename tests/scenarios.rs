@@ -501,3 +501,194 @@ fn a_script_over_its_memory_limit_stops_with_a_clear_error() {
         "{err}"
     );
 }
+
+/// The monitor's TSV rows: (HTTP, Total).
+fn monitor_rows(out: &str) -> Vec<(String, f64)> {
+    out.lines()
+        .filter_map(|l| {
+            let (n, rest) = l.split_once(' ')?;
+            n.parse::<u64>().ok()?;
+            let f: Vec<&str> = rest.split('\t').collect();
+            (f.len() == 12).then(|| (f[7].to_string(), f[6].parse().unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn monitor_publishes_to_cloudwatch_a_webhook_and_twilio_with_the_classic_flags() {
+    use common::moto::Moto;
+    use common::receiver::Receiver;
+    let moto = Moto::start();
+    let hook = Receiver::start();
+    let twilio = Receiver::start();
+    let t = Target::http();
+    let url = t.url("/page?ttfb=10");
+    let (hook_url, api) = (hook.url("/hook"), twilio.url(""));
+    let mut env: Vec<(&str, String)> = moto.env();
+    env.extend([
+        ("REP_LOCATION", "Oslo,NO".to_string()),
+        ("PERFTEST_CW_INTERVAL", "60".into()),
+        ("TWILIO_ACCOUNT_SID", "ACmonitor".into()),
+        ("TWILIO_AUTH_TOKEN", "m0nitor-t0ken".into()),
+        ("TWILIO_SMS_RECEIVERS", "+15550001 +15550002".into()),
+        ("TWILIO_FROM", "+15559999".into()),
+        ("TWILIO_API_URL", api),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = run_env(
+        &[
+            "run", "monitor", "-n", "4", "-d", "0", "-c", "-W", &hook_url, "-A", "2", "-M", "300",
+            &url,
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows = monitor_rows(&out);
+    assert_eq!(rows.len(), 4, "{out}");
+    assert!(
+        err.contains("publishing to CloudWatch namespace \"Http Perf Demo\""),
+        "{err}"
+    );
+
+    // -c: every sample under the classic names, flushed at the end (sends wait 60 s).
+    let (n, sum, ..) = moto.statistics(
+        "Http Perf Demo",
+        "RespTime",
+        &[
+            ("TestUrl", &url),
+            ("HTTP Resp Code", "200"),
+            ("FromLocation", "Oslo,NO"),
+        ],
+    );
+    assert_eq!(n, 4.0, "every sample: {err}");
+    let printed: f64 = rows.iter().map(|(_, t)| t).sum();
+    assert!((sum - printed).abs() < 0.01, "{sum} vs {printed}");
+
+    // -W: every sample POSTed as its JSON row.
+    let posts = hook.wait_for(4, Duration::from_secs(5));
+    assert_eq!(posts.len(), 4, "{err}");
+    let mut numbers: Vec<u64> = posts
+        .iter()
+        .map(|p| {
+            assert_eq!(p.header("content-type"), Some("application/json"));
+            let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
+            assert_eq!(v["url"], url.as_str());
+            assert_eq!(v["from_location"], "Oslo,NO");
+            assert_eq!(v["http"], 200);
+            v["n"].as_u64().unwrap()
+        })
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, [1, 2, 3, 4]);
+
+    // -A 2 -M 300: every sample is over 2 ms; one SMS per receiver in the interval.
+    let sms = twilio.wait_for(2, Duration::from_secs(5));
+    assert_eq!(sms.len(), 2, "{sms:?}");
+    for req in &sms {
+        assert_eq!(req.path, "/2010-04-01/Accounts/ACmonitor/Messages.json");
+        let body = String::from_utf8_lossy(&req.body);
+        assert!(body.contains("exceeds+2ms"), "{body}");
+    }
+    assert!(!err.contains("m0nitor-t0ken") && !out.contains("m0nitor-t0ken"));
+}
+
+#[test]
+fn monitor_serves_metrics_and_health_with_dash_p_until_sigterm() {
+    use std::io::{BufReader, Read};
+    let t = Target::http();
+    let url = t.url("/page?size=7");
+    let mut child = perftest()
+        .args(["run", "monitor", "-d", "0.05", "-p", "0", &url])
+        .env("REP_LOCATION", "Lima,PE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _guard = common::KillOnDrop(child.id());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let port = common::announced_port(&mut stderr, "perftest run monitor: ");
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.requests().len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The image's HEALTHCHECK: 0 while the server answers.
+    let (code, out, err) = run(&["healthcheck", "--port", &port.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("/healthz: 200 in"), "{out}");
+
+    let (status, body) = common::http(port, "GET", "/metrics", "*/*");
+    assert_eq!(status, 200);
+    let ok: f64 = common::prom::parse(&body)
+        .iter()
+        .filter(|s| {
+            s.name == "perftest_probes_total"
+                && s.labels.get("location").map(String::as_str) == Some("Lima,PE")
+                && s.labels.get("result").map(String::as_str) == Some("ok")
+                && s.labels.get("target") == Some(&t.url("/page"))
+        })
+        .map(|s| s.value)
+        .sum();
+    assert!(
+        ok >= 3.0,
+        "the target is labelled without its query: {body}"
+    );
+
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = common::run_with_limit_child(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("█ {url}")),
+        "the summary: {stdout}"
+    );
+    let err = rest.join().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Once it is gone the healthcheck fails.
+    let (code, _, err) = run(&["healthcheck", "--port", &port.to_string()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("connection refused"), "{err}");
+}
+
+#[test]
+fn monitor_rejects_bad_publishing_flags_in_one_line() {
+    let t = Target::http();
+    let url = t.url("/page");
+    for (args, expect) in [
+        (
+            vec!["-p", "70000"],
+            "perftest run monitor: -p 70000: give a port",
+        ),
+        (
+            vec!["-A", "soon"],
+            "perftest run monitor: -A soon: give milliseconds (0: no alerts)",
+        ),
+        (
+            vec!["--listen", "nowhere"],
+            "perftest run monitor: perftest.serve: listen 'nowhere'",
+        ),
+        (
+            vec!["-W", "ftp://x/"],
+            "perftest run monitor: perftest.webhook: webhook URL 'ftp://x/…': use http:// or https://",
+        ),
+    ] {
+        let mut all = vec!["run", "monitor", "-n", "1"];
+        all.extend(args.iter());
+        all.push(&url);
+        let (code, out, err) = run(&all);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.starts_with(expect), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(out.is_empty(), "no sample before the error: {out}");
+    }
+    assert!(t.requests().is_empty());
+}

@@ -44,6 +44,10 @@ pub const STDLIB: &[(&str, &str)] = &[
         "perftest.alert",
         include_str!("../../stdlib/perftest/alert.lua"),
     ),
+    (
+        "perftest.publishing",
+        include_str!("../../stdlib/perftest/publishing.lua"),
+    ),
 ];
 
 /// The Lua API's type definitions for lua-language-server.

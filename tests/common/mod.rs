@@ -255,3 +255,36 @@ pub fn unanswered_listener() -> (std::net::SocketAddr, Vec<socket2::Socket>) {
         .unwrap();
     (addr, vec![listener, first])
 }
+
+/// GETs (or sends `method`) `path` from 127.0.0.1:`port`; returns (status, body).
+pub fn http(port: u16, method: &str, path: &str, accept: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The port of the web server a perftest announces on stderr ("PREFIX serving ... on
+/// http://ADDR:PORT"), read from its first ten lines.
+pub fn announced_port(stderr: &mut impl std::io::BufRead, prefix: &str) -> u16 {
+    let announce = format!("{prefix}serving /memstats, /metrics and /healthz on http://");
+    for _ in 0..10 {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        if let Some(addr) = line.trim().strip_prefix(announce.as_str()) {
+            return addr.rsplit(':').next().unwrap().parse().unwrap();
+        }
+    }
+    panic!("the address is not announced");
+}
