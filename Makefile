@@ -39,10 +39,10 @@ run:
 # Everything the tests need (moto's server for CloudWatch), then every test.
 test: test-deps
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+		CARGO_INCREMENTAL=0 $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		echo "cargo-nextest not found; using cargo test"; \
-		$(CARGO) test --workspace --no-fail-fast; \
+		CARGO_INCREMENTAL=0 $(CARGO) test --workspace --no-fail-fast; \
 	fi
 
 test-deps:
