@@ -151,12 +151,9 @@ async fn a_silent_name_server_times_out_with_the_phase_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connection_is_a_connect_error() {
-    // A port that was just free: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Bound and never listening for the life of the test: refused, and no other test's server
+    // can be given it meanwhile.
+    let port = common::free_port();
     let r = Prober::new()
         .probe(&req(&format!("http://127.0.0.1:{port}/")))
         .await;

@@ -80,14 +80,22 @@ impl Prober {
         req: &ProbeRequest,
         stop: impl Future<Output = ()> + Send,
     ) -> ProbeResult {
-        let deadline = tokio::time::Instant::now() + req.timeout;
+        // One instant starts both the deadline and the first phase, so a timed-out phase reads
+        // the whole timeout, never a hair less.
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start) + req.timeout;
         tokio::pin!(stop);
         // Borrowed until a redirect leads elsewhere: most samples follow none.
         let mut target = std::borrow::Cow::Borrowed(&req.target);
         let mut hops = Vec::new();
         loop {
+            let began = if hops.is_empty() {
+                start
+            } else {
+                Instant::now()
+            };
             let mut result = self
-                .sample(req, &target, deadline, stop.as_mut(), &mut None)
+                .sample(req, &target, (began, deadline), stop.as_mut(), &mut None)
                 .await;
             let redirect = req.follow_redirects > 0
                 && result.ok()
@@ -141,7 +149,8 @@ impl Prober {
         slot: &mut Option<Kept>,
         stop: impl Future<Output = ()> + Send,
     ) -> ProbeResult {
-        let deadline = tokio::time::Instant::now() + req.timeout;
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start) + req.timeout;
         tokio::pin!(stop);
         if let Some(kept) = slot
             .as_mut()
@@ -149,7 +158,7 @@ impl Prober {
         {
             // A connection the server closed meanwhile is not a failed sample: open another.
             if kept.sender.ready().await.is_ok() {
-                let mut rec = Recorder::new(&req.target);
+                let mut rec = Recorder::new(&req.target, start);
                 rec.result.reused = true;
                 rec.result.remote = Some(kept.remote);
                 rec.result.tls = kept.tls.clone();
@@ -184,7 +193,13 @@ impl Prober {
         *slot = None;
         let mut keep = Some(None);
         let r = self
-            .sample(req, &req.target, deadline, stop.as_mut(), &mut keep)
+            .sample(
+                req,
+                &req.target,
+                (start, deadline),
+                stop.as_mut(),
+                &mut keep,
+            )
             .await;
         *slot = keep.flatten();
         r
@@ -194,11 +209,11 @@ impl Prober {
         &self,
         req: &ProbeRequest,
         target: &Target,
-        deadline: tokio::time::Instant,
+        (start, deadline): (Instant, tokio::time::Instant),
         stop: Pin<&mut impl Future<Output = ()>>,
         keep: &mut Option<Option<Kept>>,
     ) -> ProbeResult {
-        let mut rec = Recorder::new(target);
+        let mut rec = Recorder::new(target, start);
         let want_keep = keep.is_some();
         let outcome = tokio::select! {
             r = self.run(req, target, &mut rec, want_keep) => r,
@@ -498,11 +513,11 @@ struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    fn new(target: &'a Target) -> Recorder<'a> {
+    fn new(target: &'a Target, start: Instant) -> Recorder<'a> {
         Recorder {
             result: ProbeResult::new(target.display.clone()),
             phase: Phase::Dns,
-            phase_start: Instant::now(),
+            phase_start: start,
             host: &target.host,
             peer: Peer::Host(&target.host),
             stamps: None,
