@@ -18,7 +18,7 @@ NOW = $(shell date +%Y%m%d%H%M)
 RAFAY_CLI ?= rafay-cli
 
 .PHONY: all build release standalone run test test-deps lint fmt install docker docker-run \
-	push rafay-push check-image bench-accuracy bench clean
+	push rafay-push check-image bench-accuracy soak bench clean
 
 all: build
 
@@ -90,6 +90,10 @@ check-image:
 # Phase accuracy against injected delays, side by side with curl (root: network namespace).
 bench-accuracy:
 	./bench/accuracy
+
+# An hour of the monitor at 100 probes a second in a bed of its own (root; SOAK_SECONDS=180 to try).
+soak:
+	./bench/soak
 
 # The benchmark suite against curl, wrk, hey, oha and k6 (root; about 25 minutes).
 bench:
