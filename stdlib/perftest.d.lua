@@ -65,6 +65,11 @@
 ---@field redirects? integer
 ---@field redirect_time? number
 ---@field hops? perftest.Hop[]
+local Result = {}
+---The body kept with keep_body, decoded as JSON (null is nil). Raises when no body was kept
+---or, naming the byte offset, when it is not JSON.
+---@return any
+function Result:json() end
 
 ---@class perftest.Task
 local Task = {}

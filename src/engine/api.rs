@@ -4,9 +4,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mlua::{
-    Function, Lua, LuaSerdeExt, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value,
-};
+use mlua::{Function, Lua, MetaMethod, MultiValue, Table, UserData, UserDataMethods, Value};
 
 use super::Ctx;
 use super::convert;
@@ -178,10 +176,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
         lua.create_function(|lua, s: String| {
             let value: serde_json::Value = serde_json::from_str(&s)
                 .map_err(|e| mlua::Error::runtime(format!("perftest.json.decode: {e}")))?;
-            let opts = mlua::serde::SerializeOptions::new()
-                .serialize_none_to_null(false)
-                .serialize_unit_to_null(false);
-            lua.to_value_with(&value, opts)
+            super::result_api::to_lua(lua, &value)
         })?,
     )?;
     perftest.set("json", json)?;

@@ -277,5 +277,6 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
         }
         t.set("hops", hops)?;
     }
+    super::result_api::attach(lua, &t)?;
     Ok(t)
 }

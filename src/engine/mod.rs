@@ -9,6 +9,7 @@ mod load_api;
 mod publish_api;
 mod remote_write_api;
 pub mod repl;
+mod result_api;
 pub mod scripts;
 mod stats_api;
 mod tasks;
@@ -126,6 +127,7 @@ pub fn new_lua(
     load_api::install(&lua, &native, ctx)?;
     publish_api::install(&lua, &native, ctx)?;
     remote_write_api::install(&lua, &native, ctx)?;
+    result_api::register(&lua, &native)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")

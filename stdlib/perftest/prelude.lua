@@ -9,6 +9,13 @@ function perftest.probe(url, opts)
   return r
 end
 
+--- r:json(): the body kept with keep_body, decoded; raises, naming the byte, if it is not JSON.
+function native.result_methods.json(r)
+  local v, err = native.result_json(r)
+  if err then error(err, 2) end
+  return v
+end
+
 --- Statistics of samples: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
 function perftest.stats(opts)
   local s, err = native.stats(opts)
