@@ -3,51 +3,125 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line. The classic flags become `perftest.args` for the bundled
-//!   `scripts/default.lua`; `run`, `scripts` pick other scenarios.
-//! - [`engine`]: the Lua runtime. One Lua state on the main thread runs the scenario as a
-//!   coroutine; `perftest.probe` hands each sample to the prober on tokio's worker threads and
-//!   the coroutine waits for the result table. Knows no sockets.
-//! - [`probe`]: the measuring core. Resolve, connect, TLS, request, first byte, last byte, each
-//!   timed where the socket event happens. Knows no Lua.
-//! - [`io_pool`]: the I/O threads, one current-thread runtime per core, where samples run.
-//! - [`stats`], [`thresholds`], [`summary`]: what samples add up to, the pass/fail criteria
-//!   over them (k6's grammar) and the end-of-run report.
-//! - [`load`]: a bounded load (closed or open model) run in Rust, feeding [`stats`].
-//! - [`shutdown`], [`output`], [`location`]: the stop signal, stdout, and From_Location.
-//! - [`healthcheck`]: `perftest healthcheck`, the image's HEALTHCHECK against `/healthz`.
+//! The rooms, each knowing nothing of the others' insides:
 //!
-//! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on a worker ->
-//! [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates, alerts.
+//! - [`probe`]: the measuring core. Resolve, connect, TLS, request, first byte, last byte, each
+//!   timed where the socket event happens (one file per event). Knows no Lua.
+//! - `engine`: the Lua runtime. One Lua state on the main thread runs the scenario as a
+//!   coroutine; `perftest.probe` hands each sample to the prober on the I/O threads and the
+//!   coroutine waits for the result table. Knows no sockets. Nothing outside `lib.rs` imports it.
+//! - `publish`: where samples go: CloudWatch (behind the `MetricSink` trait), webhooks,
+//!   alert channels, the Prometheus registry (`metrics`, `histogram`) and remote write, each
+//!   behind a bounded, retrying queue. Knows no Lua.
+//! - `stats`, `thresholds`, `summary`: what samples add up to, the pass/fail criteria over
+//!   them (k6's grammar) and the end-of-run report.
+//! - `load`: a bounded load (closed or open model) run in Rust, feeding `stats`;
+//!   `bench_load` drives it without Lua for bench/.
+//! - `serve`: the web server (`/metrics`, `/memstats`, `/healthz`), reading `figures` (the
+//!   process's counters) and the metrics registry.
+//!
+//! Around them: `cli` (the command line; the classic flags become `perftest.args` for the
+//! bundled `scripts/default.lua`), `io_pool` (one current-thread runtime per core, where
+//! samples run), `shutdown` (the stop signal), `output` (stdout and stderr that survive a
+//! closed pipe), `location` (From_Location), `limits` (the open-file limit), `panics` (a
+//! panic as one line and exit 70), `healthcheck` (`perftest healthcheck`).
+//!
+//! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on an I/O
+//! thread -> [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates
+//! (`stats:add`), publishes, alerts.
 
 // Writes to stdout and stderr go through `output`: std's print macros panic on a full disk
 // or a closed pipe.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+/// An error type for what crosses a room: one line naming the bad input and the fix.
+macro_rules! input_error {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(pub String);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+
+        // The message reads as text: `e.contains("port")` in a test, `&e` where a &str goes.
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(message: String) -> Self {
+                $name(message)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(message: &str) -> Self {
+                $name(message.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(e: $name) -> String {
+                e.0
+            }
+        }
+    };
+}
+
 #[macro_use]
-pub mod output;
-pub mod cli;
-pub mod engine;
-pub mod figures;
-pub mod healthcheck;
-pub mod io_pool;
-pub mod limits;
-pub mod load;
-pub mod location;
-pub mod panics;
+mod output;
+mod bench_load;
+mod cli;
+mod engine;
+mod figures;
+mod healthcheck;
+mod io_pool;
+mod limits;
+mod load;
+mod location;
+mod panics;
 pub mod probe;
-pub mod publish;
-pub mod serve;
-pub mod shutdown;
-pub mod stats;
-pub mod summary;
-pub mod thresholds;
+mod publish;
+mod serve;
+mod shutdown;
+mod stats;
+mod summary;
+mod thresholds;
+
+/// The remote-write protocol's messages, for tests that decode what perftest sent.
+#[doc(hidden)]
+pub use publish::remote_write::proto as remote_write_proto;
+
+/// Entry points for the fuzz targets (fuzz/): the parsers that take outside input.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::cli::{go_forms, parse_classic};
+    pub use crate::probe::{ProbeRequest, Target};
+    pub use crate::thresholds::Threshold;
+}
 
 use engine::{Ctx, Script, ScriptArgs};
 use shutdown::Shutdown;
 
+/// The process: parses the command line, runs it, and turns a panic that reached this far
+/// (reported on one line by the hook) into exit 70 (`panics::EXIT_INTERNAL`).
+pub fn main() -> std::process::ExitCode {
+    let cli = cli::parse();
+    let code = std::panic::catch_unwind(|| run(cli)).unwrap_or(panics::EXIT_INTERNAL);
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
 /// Runs what the command line asks for and returns the process exit code.
-pub fn run(cli: cli::Cli) -> i32 {
+fn run(cli: cli::Cli) -> i32 {
     panics::install_hook();
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
@@ -110,8 +184,15 @@ pub fn run(cli: cli::Cli) -> i32 {
             duration,
             requests,
             reuse,
-        }) => with_runtime(verbosity, move |ctx| {
-            bench_load(ctx, url, concurrency, duration, requests, reuse)
+        }) => with_runtime(verbosity, move |ctx| async move {
+            let args = bench_load::Args {
+                url,
+                concurrency,
+                duration,
+                requests,
+                reuse,
+            };
+            bench_load::run(ctx.prober.clone(), &ctx.io, ctx.shutdown.clone(), args).await
         }),
         None if cli.classic.without_urls() => {
             // As the Go tool: the usage, and exit status 1.
@@ -166,67 +247,6 @@ where
     // Whatever is still in flight was interrupted; do not wait for it.
     runtime.shutdown_background();
     code
-}
-
-/// `perftest bench-load`: the load engine driven from Rust alone; prints one JSON line.
-async fn bench_load(
-    ctx: std::rc::Rc<Ctx>,
-    url: String,
-    concurrency: usize,
-    duration: Option<f64>,
-    requests: Option<u64>,
-    reuse: bool,
-) -> i32 {
-    let request = match probe::ProbeRequest::new(&url) {
-        Ok(r) => r,
-        Err(e) => {
-            errln!("perftest: {e}");
-            return 2;
-        }
-    };
-    let model = load::Model::Closed { concurrency };
-    let duration = match duration.map(|d| load::load_seconds("-d", d)).transpose() {
-        Ok(d) => d,
-        Err(e) => {
-            errln!("perftest: {e}");
-            return 2;
-        }
-    };
-    if let Err(e) = model.check() {
-        errln!("perftest: -c: {e}");
-        return 2;
-    }
-    let spec = load::LoadSpec {
-        request,
-        model,
-        duration,
-        requests: requests.or(if duration.is_none() { Some(1000) } else { None }),
-        reuse,
-        abort: Vec::new(),
-    };
-    let progress = std::sync::Arc::new(load::Progress::default());
-    let out = load::run(
-        ctx.prober.clone(),
-        &ctx.io,
-        spec,
-        &url,
-        None,
-        ctx.shutdown.clone(),
-        progress,
-        None,
-    )
-    .await;
-    let total = stats::trend_index("total").expect("total is a trend");
-    let scope = stats::Scope::Run;
-    let line = serde_json::json!({
-            "count": out.stats.count(scope),
-            "ok": out.stats.ok(scope),
-            "elapsed": out.elapsed.as_secs_f64(),
-            "rate": out.stats.count(scope) as f64 / out.elapsed.as_secs_f64().max(1e-9),
-            "p50": out.stats.aggregate(total, &stats::Agg::Med, scope),
-            "p99": out.stats.aggregate(total, &stats::Agg::P(99.0), scope),
-    });
-    output::print_text(&format!("{line}\n"))
 }
 
 fn init_logging(verbosity: u8) {

@@ -13,6 +13,11 @@ use crate::shutdown::Shutdown;
 use crate::stats::{Sample, Scope, Stats};
 use crate::thresholds::Threshold;
 
+input_error!(
+    /// A load that cannot run as asked (a rate, a duration, more sockets than allowed).
+    InvalidLoad
+);
+
 /// How requests are started.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Model {
@@ -33,7 +38,7 @@ pub const MAX_SECONDS: f64 = 365.0 * 86_400.0;
 impl Model {
     /// An error naming the range when the model asks for more than can be scheduled, or for
     /// more sockets than the open-file limit allows.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), InvalidLoad> {
         let sockets = crate::limits::load_connections();
         let limit = crate::limits::open_files();
         let too_many = |key: &str, n: usize| {
@@ -43,16 +48,17 @@ impl Model {
         };
         match *self {
             Model::Closed { concurrency } if concurrency > sockets => {
-                Err(too_many("concurrency", concurrency))
+                Err(too_many("concurrency", concurrency).into())
             }
             Model::Open { rate, .. } if !(RATES.0..=RATES.1).contains(&rate) => Err(format!(
                 "rate {}: give requests per second from {} to {}",
                 crate::probe::shown(rate),
                 RATES.0,
                 RATES.1
-            )),
+            )
+            .into()),
             Model::Open { max_in_flight, .. } if max_in_flight > sockets => {
-                Err(too_many("max_in_flight", max_in_flight))
+                Err(too_many("max_in_flight", max_in_flight).into())
             }
             _ => Ok(()),
         }
@@ -61,14 +67,15 @@ impl Model {
 
 /// `seconds` as a duration for a load (`what` names it in the error): above 0, at most
 /// [`MAX_SECONDS`].
-pub fn load_seconds(what: &str, seconds: f64) -> Result<Duration, String> {
+pub fn load_seconds(what: &str, seconds: f64) -> Result<Duration, InvalidLoad> {
     if seconds > 0.0 && seconds <= MAX_SECONDS {
         Ok(Duration::from_secs_f64(seconds))
     } else {
         Err(format!(
             "{what} {}: give seconds above 0, at most {MAX_SECONDS} (a year)",
             crate::probe::shown(seconds)
-        ))
+        )
+        .into())
     }
 }
 
@@ -115,7 +122,7 @@ pub fn sample_of(r: &ProbeResult) -> Option<Sample> {
     }
     let p = &r.phases;
     Some(Sample {
-        start: crate::engine::convert::epoch(r.start),
+        start: crate::probe::epoch(r.start),
         values: [
             millis(p.dns),
             millis(p.tcp),
@@ -217,7 +224,7 @@ pub async fn run(
             && last_check.elapsed() >= Duration::from_secs(1)
         {
             last_check = Instant::now();
-            let now = crate::engine::convert::epoch(std::time::SystemTime::now());
+            let now = crate::probe::epoch(std::time::SystemTime::now());
             if let Some(t) = spec.abort.iter().find(|t| {
                 let (v, pass) = t.evaluate(&stats, Scope::Run, now);
                 v.is_some() && !pass

@@ -58,14 +58,20 @@ pub fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+input_error!(
+    /// A panic caught under a Lua call: its message, for the one-line report.
+    Panic
+);
+
 /// Runs `f`, turning a panic into its message.
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
     CATCHING.with(|c| c.set(c.get() + 1));
     let out = std::panic::catch_unwind(AssertUnwindSafe(f));
     CATCHING.with(|c| c.set(c.get() - 1));
     out.map_err(|p| {
         LAST.with(|l| l.borrow_mut().take())
             .unwrap_or_else(|| payload_text(p.as_ref()))
+            .into()
     })
 }
 
@@ -82,7 +88,7 @@ pub fn caught<F: Future>(fut: F) -> Caught<F> {
 }
 
 impl<F: Future> Future for Caught<F> {
-    type Output = Result<F::Output, String>;
+    type Output = Result<F::Output, Panic>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let Some(inner) = self.inner.as_mut() else {

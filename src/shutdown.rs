@@ -1,7 +1,6 @@
 //! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
 //! buffers flush); a second one, [`SAME_ACT`] or more later, exits at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,6 @@ use tokio::sync::watch;
 pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
     rx: watch::Receiver<bool>,
-    signalled: Arc<AtomicBool>,
     /// When the first signal came, for telling a second act from the same one.
     first_signal: Arc<Mutex<Option<Instant>>>,
     since: Arc<Mutex<Option<Instant>>>,
@@ -30,7 +28,6 @@ impl Shutdown {
         Shutdown {
             tx: Arc::new(tx),
             rx,
-            signalled: Arc::new(AtomicBool::new(false)),
             first_signal: Arc::new(Mutex::new(None)),
             since: Arc::new(Mutex::new(None)),
         }
@@ -49,7 +46,6 @@ impl Shutdown {
     pub fn reset(&self) {
         *self.since.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self.first_signal.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.signalled.store(false, Ordering::Relaxed);
         self.tx.send_replace(false);
     }
 
@@ -64,11 +60,6 @@ impl Shutdown {
     /// True once a stop was asked for.
     pub fn is_stopping(&self) -> bool {
         *self.rx.borrow()
-    }
-
-    /// True if the stop came from a signal (the exit code then says so).
-    pub fn by_signal(&self) -> bool {
-        self.signalled.load(Ordering::Relaxed)
     }
 
     /// Completes when a stop is asked for (at once if it already was).
@@ -104,7 +95,6 @@ impl Shutdown {
                 match this.judge(Instant::now()) {
                     Act::Stop => {
                         tracing::debug!("{name}: stopping; a second signal exits at once");
-                        this.signalled.store(true, Ordering::Relaxed);
                         this.trigger();
                     }
                     Act::Same(after) => {

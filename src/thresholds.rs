@@ -2,6 +2,11 @@
 //! Parsed when a script declares them (an unknown metric or a malformed expression is an error
 //! then, never a silent pass) and evaluated over a [`Stats`] during and at the end of a run.
 
+input_error!(
+    /// A threshold expression that is not in k6's grammar, or names an unknown metric.
+    InvalidThreshold
+);
+
 use crate::stats::{Agg, Scope, Stats, TRENDS, trend_index};
 
 /// What a threshold measures.
@@ -65,7 +70,11 @@ pub fn metric_names() -> Vec<&'static str> {
 
 impl Threshold {
     /// Parses `expr` for `metric`; the error names both and says what is expected.
-    pub fn parse(metric: &str, expr: &str, abort_on_fail: bool) -> Result<Threshold, String> {
+    pub fn parse(
+        metric: &str,
+        expr: &str,
+        abort_on_fail: bool,
+    ) -> Result<Threshold, InvalidThreshold> {
         let bad = |why: &str| format!("threshold {metric}: \"{expr}\": {why}");
         let known = || metric_names().join(", ");
         let (left, op, right) = split_op(expr).ok_or_else(|| {
@@ -81,15 +90,15 @@ impl Threshold {
                 "rate" if metric == "errors" => Measure::ErrorRate,
                 "rate" => Measure::OkRate,
                 _ => {
-                    return Err(bad(&format!(
-                        "{metric} takes 'rate', such as \"rate < 0.01\""
-                    )));
+                    return Err(
+                        bad(&format!("{metric} takes 'rate', such as \"rate < 0.01\"")).into(),
+                    );
                 }
             },
             "samples" => match left {
                 "count" => Measure::SampleCount,
                 "rate" => Measure::SampleRate,
-                _ => return Err(bad("samples takes 'count' or 'rate' (per second)")),
+                _ => return Err(bad("samples takes 'count' or 'rate' (per second)").into()),
             },
             _ => {
                 let trend = trend_index(metric).ok_or_else(|| {

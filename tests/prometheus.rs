@@ -410,7 +410,7 @@ fn prometheus_down_mid_run_loses_nothing() {
 
 #[test]
 fn remote_write_speaks_the_protocol_and_counts_what_it_cannot_send() {
-    use perftest::publish::remote_write::proto::WriteRequest;
+    use perftest::remote_write_proto::WriteRequest;
     use prost::Message;
     let t = Target::http();
     let url = t.url("/page");

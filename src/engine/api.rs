@@ -36,7 +36,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
 
     perftest.set(
         "now",
-        lua.create_function(|_, ()| Ok(convert::epoch(std::time::SystemTime::now())))?,
+        lua.create_function(|_, ()| Ok(crate::probe::epoch(std::time::SystemTime::now())))?,
     )?;
     let origin = Instant::now();
     perftest.set(
@@ -145,7 +145,7 @@ pub fn build(lua: &Lua, ctx: &Rc<Ctx>, args: Value) -> mlua::Result<(Table, Tabl
                 tbl.set("path", t.path_and_query.as_str())?;
                 Ok((Value::Table(tbl), None))
             }
-            Err(e) => Ok((Value::Nil, Some(e))),
+            Err(e) => Ok((Value::Nil, Some(e.0))),
         })?,
     )?;
 

@@ -1,10 +1,10 @@
 //! Between Lua values and the probe's types: `opts` tables in, result tables out.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use mlua::{Lua, Table, Value};
 
-use crate::probe::{ProbeRequest, ProbeResult, millis, seconds};
+use crate::probe::{ProbeRequest, ProbeResult, epoch, millis, seconds};
 
 /// Every key `perftest.probe` accepts in `opts`.
 const OPTION_KEYS: &[&str] = &[
@@ -174,14 +174,7 @@ fn boolean(key: &str, v: &Value) -> Result<bool, String> {
     }
 }
 
-/// Seconds since the epoch, with microseconds.
-pub fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as f64 / 1e6)
-        .unwrap_or(0.0)
-}
-
-/// The result as the plain table scripts receive (see the Lua contract in DESIGN.md).
+/// The result as the plain table scripts receive (docs/lua-api.md lists its fields).
 pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(0, 28)?;
     let p = &r.phases;

@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+/// A runtime error raised to Lua with `msg`, the one way the engine's verbs fail.
+pub(crate) fn rt(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::runtime(msg.into())
+}
+
 /// Raised by `perftest.exit` and `os.exit` to end the run with a code; not a failure.
 #[derive(Debug)]
 pub struct ExitRequest(pub i32);

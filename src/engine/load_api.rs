@@ -9,12 +9,9 @@ use std::time::Duration;
 use mlua::{Lua, Table, Value};
 
 use super::Ctx;
+use super::errors::rt;
 use super::{convert, stats_api};
 use crate::load::{self, LoadSpec, Model, Progress};
-
-fn rt(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
 
 const KEYS: &str = "url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds";
 

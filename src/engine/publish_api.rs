@@ -11,14 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mlua::{Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
 use super::Ctx;
+use super::errors::rt;
 use crate::publish::cloudwatch::{CloudWatch, Config, SdkSink, Unit};
 use crate::publish::http::redact;
 use crate::publish::notify::{Channel, Message, Notifier};
 use crate::publish::webhook::Webhook;
-
-fn rt(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
 
 /// Everything the run publishes through, flushed at its end.
 #[derive(Default)]
@@ -411,7 +408,7 @@ impl UserData for LuaWebhook {
 }
 
 fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaWebhook> {
-    let fail = |e: String| rt(format!("perftest.webhook: {e}"));
+    let fail = |e: &dyn std::fmt::Display| rt(format!("perftest.webhook: {e}"));
     // The receiver is verified as a probe with the same options would verify it.
     let tls = match opts {
         None => None,
@@ -424,10 +421,10 @@ fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaW
             (tls != crate::probe::TlsOptions::default())
                 .then(|| crate::probe::tls_client_config(&tls))
                 .transpose()
-                .map_err(fail)?
+                .map_err(|e| fail(&e))?
         }
     };
-    let hook = Arc::new(Webhook::start(&url, tls, ctx.io.first()).map_err(fail)?);
+    let hook = Arc::new(Webhook::start(&url, tls, ctx.io.first()).map_err(|e| fail(&e))?);
     ctx.publishers.webhooks.borrow_mut().push(hook.clone());
     let h = hook.clone();
     ctx.figures.add_publisher(

@@ -10,13 +10,10 @@ use std::time::Duration;
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
 use super::Ctx;
+use super::errors::rt;
 use crate::publish::histogram::Layout;
 use crate::publish::metrics::{Buckets, Metrics, PHASES};
 use crate::publish::remote_write::{Config, RemoteWrite};
-
-fn rt(msg: impl Into<String>) -> mlua::Error {
-    mlua::Error::runtime(msg.into())
-}
 
 /// The run's registry, made on first use with `buckets` (default: adaptive). `who` names the
 /// verb in an error.
@@ -44,6 +41,7 @@ pub(super) fn registry(
 /// One layout: "adaptive", a list of boundaries in seconds, or {from =, to =, count =}.
 fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
     let bad = |why: String| rt(format!("{what}: {why}"));
+    let invalid = |e: crate::publish::InvalidConfig| bad(e.0);
     match v {
         Value::String(s) if s.to_string_lossy() == "adaptive" => Ok(Layout::Adaptive),
         Value::Table(t) if t.raw_len() > 0 => {
@@ -51,7 +49,7 @@ fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
                 .sequence_values::<f64>()
                 .collect::<mlua::Result<_>>()
                 .map_err(|_| bad("boundaries are numbers of seconds".into()))?;
-            Layout::fixed(bounds).map_err(bad)
+            Layout::fixed(bounds).map_err(invalid)
         }
         Value::Table(t) => {
             let (from, to, count) = (
@@ -60,7 +58,7 @@ fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
                 t.get::<Option<usize>>("count")?,
             );
             match (from, to, count) {
-                (Some(f), Some(t), Some(c)) => Layout::log_spaced(f, t, c).map_err(bad),
+                (Some(f), Some(t), Some(c)) => Layout::log_spaced(f, t, c).map_err(invalid),
                 _ => Err(bad(
                     "give \"adaptive\", a list of seconds, or {from =, to =, count =}".into(),
                 )),

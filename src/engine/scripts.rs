@@ -3,6 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+input_error!(
+    /// A script that cannot be read, or a name that is neither a file nor bundled.
+    NoScript
+);
+
 /// A script ready to load: its source and the name errors will show.
 pub struct Script {
     /// Chunk name, `@default.lua` or `@path/to/file.lua`: errors read `default.lua:12: ...`.
@@ -72,7 +77,7 @@ pub fn bundled(name: &str) -> Option<Script> {
 }
 
 /// A file if `what` names one, else a bundled scenario of that name.
-pub fn find(what: &str) -> Result<Script, String> {
+pub fn find(what: &str) -> Result<Script, NoScript> {
     let path = Path::new(what);
     let looks_like_path = what.contains('/') || what.ends_with(".lua");
     if path.is_file() || (looks_like_path && bundled(what).is_none()) {
@@ -99,6 +104,7 @@ pub fn find(what: &str) -> Result<Script, String> {
             "no script '{what}': not a file, nor a bundled scenario ({}); see perftest scripts",
             names.join(", ")
         )
+        .into()
     })
 }
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
 use super::Ctx;
-use super::convert::epoch;
+use super::errors::rt;
+use crate::probe::epoch;
 use crate::stats::{Agg, Sample, Scope, Stats, TRENDS, trend_index};
 use crate::summary::{self, Verdict};
 use crate::thresholds::{Threshold, metric_names};
@@ -32,10 +33,6 @@ pub struct Registry(RefCell<Vec<Weak<RefCell<StatsState>>>>);
 
 fn now() -> f64 {
     epoch(std::time::SystemTime::now())
-}
-
-fn rt(msg: String) -> mlua::Error {
-    mlua::Error::runtime(msg)
 }
 
 /// `perftest.stats([name | opts])`.
@@ -292,8 +289,7 @@ impl UserData for LuaStats {
         m.add_method("window", |_, this, ()| {
             if !this.state.borrow().stats.has_window() {
                 return Err(rt(
-                    "stats:window(): create the stats with perftest.stats{ window = SECONDS }"
-                        .into(),
+                    "stats:window(): create the stats with perftest.stats{ window = SECONDS }",
                 ));
             }
             Ok(LuaStats {
@@ -304,9 +300,7 @@ impl UserData for LuaStats {
         // Adds every sample of another stats object (a total across targets).
         m.add_method("merge", |_, this, other: mlua::UserDataRef<LuaStats>| {
             if Rc::ptr_eq(&this.state, &other.state) {
-                return Err(rt(
-                    "stats:merge(): cannot merge a stats object into itself".into()
-                ));
+                return Err(rt("stats:merge(): cannot merge a stats object into itself"));
             }
             let theirs = other.state.borrow().stats.clone();
             this.state.borrow_mut().stats.merge(&theirs);

@@ -18,10 +18,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use request::{IpFamily, ProbeRequest, seconds, shown};
+pub use request::{InvalidRequest, IpFamily, ProbeRequest, seconds, shown};
 pub use result::{
-    CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, millis,
-    printable,
+    CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, epoch,
+    millis, printable,
 };
 pub use target::{Scheme, Target};
 pub use tls::{TlsOptions, client_config as tls_client_config};

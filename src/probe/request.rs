@@ -9,6 +9,11 @@ use http::{HeaderName, HeaderValue, Method};
 use super::target::Target;
 use super::tls::TlsOptions;
 
+input_error!(
+    /// A URL or request option that cannot be probed.
+    InvalidRequest
+);
+
 /// Which address family to connect over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IpFamily {
@@ -20,13 +25,13 @@ pub enum IpFamily {
 }
 
 impl std::str::FromStr for IpFamily {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = InvalidRequest;
+    fn from_str(s: &str) -> Result<Self, InvalidRequest> {
         match s {
             "any" => Ok(IpFamily::Any),
             "v4" | "4" | "ipv4" => Ok(IpFamily::V4),
             "v6" | "6" | "ipv6" => Ok(IpFamily::V6),
-            other => Err(format!("ip '{other}': use \"v4\", \"v6\" or \"any\"")),
+            other => Err(format!("ip '{other}': use \"v4\", \"v6\" or \"any\"").into()),
         }
     }
 }
@@ -57,7 +62,7 @@ pub struct ProbeRequest {
 
 impl ProbeRequest {
     /// A GET of `url` with the defaults: 30 s per sample, 10 s per connect, verified TLS.
-    pub fn new(url: &str) -> Result<ProbeRequest, String> {
+    pub fn new(url: &str) -> Result<ProbeRequest, InvalidRequest> {
         Ok(ProbeRequest {
             target: Target::parse(url)?,
             method: Method::GET,
@@ -75,7 +80,7 @@ impl ProbeRequest {
     }
 
     /// Adds a header from its text form, checking it is valid HTTP.
-    pub fn add_header(&mut self, name: &str, value: &str) -> Result<(), String> {
+    pub fn add_header(&mut self, name: &str, value: &str) -> Result<(), InvalidRequest> {
         let n = HeaderName::from_bytes(name.trim().as_bytes())
             .map_err(|_| format!("header name '{name}' is not a valid HTTP header name"))?;
         let v = HeaderValue::from_str(value.trim())
@@ -85,7 +90,7 @@ impl ProbeRequest {
     }
 
     /// Sets the method from its name ("GET", "post"...).
-    pub fn set_method(&mut self, method: &str) -> Result<(), String> {
+    pub fn set_method(&mut self, method: &str) -> Result<(), InvalidRequest> {
         self.method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("method '{method}' is not a valid HTTP method"))?;
         Ok(())
@@ -93,14 +98,15 @@ impl ProbeRequest {
 }
 
 /// Parses a duration in seconds as the command line and scripts give it ("2", "0.5").
-pub fn seconds(what: &str, value: f64) -> Result<Duration, String> {
+pub fn seconds(what: &str, value: f64) -> Result<Duration, InvalidRequest> {
     if (0.0..1e9).contains(&value) {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(format!(
             "{what} {}: give a number of seconds from 0 to 1e9",
             shown(value)
-        ))
+        )
+        .into())
     }
 }
 

@@ -215,6 +215,13 @@ impl ProbeResult {
     }
 }
 
+/// Seconds since the Unix epoch, with microseconds (0 for a time before it).
+pub fn epoch(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as f64 / 1e6)
+        .unwrap_or(0.0)
+}
+
 /// A duration in milliseconds at microsecond resolution, as every output shows it.
 pub fn millis(d: Duration) -> f64 {
     d.as_micros() as f64 / 1000.0

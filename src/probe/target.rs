@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Uri};
 
+use super::InvalidRequest;
+
 /// http or https.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -35,7 +37,7 @@ pub struct Target {
 
 impl Target {
     /// Parses `url`; a URL without a scheme means http, as the classic tool had it.
-    pub fn parse(url: &str) -> Result<Target, String> {
+    pub fn parse(url: &str) -> Result<Target, InvalidRequest> {
         let trimmed = url.trim();
         if trimmed.is_empty() {
             return Err("empty URL: give one such as https://example.com/".into());
@@ -59,9 +61,10 @@ impl Target {
             Some(s) => {
                 return Err(format!(
                     "bad URL '{url}': unsupported scheme '{s}' (use http:// or https://)"
-                ));
+                )
+                .into());
             }
-            None => return Err(format!("bad URL '{url}': no scheme")),
+            None => return Err(format!("bad URL '{url}': no scheme").into()),
         };
         let authority = uri
             .authority()
@@ -69,7 +72,7 @@ impl Target {
         if authority.as_str().contains('@') {
             return Err(format!(
                 "bad URL '{url}': credentials in the URL are not supported (send an Authorization header)"
-            ));
+            ).into());
         }
         let host = authority
             .host()
@@ -77,20 +80,21 @@ impl Target {
             .trim_end_matches(']')
             .to_string();
         if host.is_empty() {
-            return Err(format!("bad URL '{url}': no host"));
+            return Err(format!("bad URL '{url}': no host").into());
         }
         let port = match port_text(authority.as_str()) {
             None => match scheme {
                 Scheme::Http => 80,
                 Scheme::Https => 443,
             },
-            Some("") => return Err(format!("bad URL '{url}': empty port")),
+            Some("") => return Err(format!("bad URL '{url}': empty port").into()),
             Some(text) => match text.parse::<u16>() {
                 Ok(p) if p > 0 => p,
                 _ => {
                     return Err(format!(
                         "bad URL '{url}': port '{text}' is not a number from 1 to 65535"
-                    ));
+                    )
+                    .into());
                 }
             },
         };
@@ -156,7 +160,7 @@ impl Target {
     }
 
     /// Where a redirect's `Location` points, resolved against this URL.
-    pub fn join(&self, location: &str) -> Result<Target, String> {
+    pub fn join(&self, location: &str) -> Result<Target, InvalidRequest> {
         let location = location.trim();
         let scheme = match self.scheme {
             Scheme::Http => "http",

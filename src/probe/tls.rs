@@ -80,8 +80,8 @@ impl TlsConfigs {
 /// A client configuration that trusts what a probe with `opts` trusts (the system's roots, the
 /// --cacert file's chain or a certificate pinned in it, or anything with -k), for the clients
 /// that send our results (webhooks): resumption and ALPN left to them.
-pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, String> {
-    verifying(opts, system_roots)
+pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, super::InvalidRequest> {
+    Ok(verifying(opts, system_roots)?)
 }
 
 fn verifying(

@@ -368,7 +368,7 @@ impl SdkSink {
     /// Loads the AWS configuration from the environment (AWS_REGION, AWS_ENDPOINT_URL,
     /// credentials from the environment, profiles, SSO, web identity, ECS or IMDS) and checks
     /// that there is a region and credentials.
-    pub async fn from_env() -> Result<SdkSink, String> {
+    pub async fn from_env() -> Result<SdkSink, super::InvalidConfig> {
         use aws_config::BehaviorVersion;
         use aws_credential_types::provider::ProvideCredentials;
         use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
@@ -390,7 +390,7 @@ impl SdkSink {
             Ok(Err(e)) => {
                 return Err(format!(
                     "no AWS credentials ({e}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role"
-                ));
+                ).into());
             }
             Err(_) => return Err("looking for AWS credentials took over 10 s".into()),
         }

@@ -63,12 +63,13 @@ pub enum Layout {
 
 impl Layout {
     /// Checks a scenario's boundaries: positive, ascending, at most 39 of them.
-    pub fn fixed(bounds: Vec<f64>) -> Result<Layout, String> {
+    pub fn fixed(bounds: Vec<f64>) -> Result<Layout, super::InvalidConfig> {
         if bounds.is_empty() || bounds.len() > MAX_BOUNDARIES {
             return Err(format!(
                 "give 1 to {MAX_BOUNDARIES} boundaries (with +Inf, at most 40 buckets), got {}",
                 bounds.len()
-            ));
+            )
+            .into());
         }
         if bounds.iter().any(|b| !b.is_finite() || *b <= 0.0) {
             return Err("boundaries are seconds above 0".into());
@@ -80,12 +81,12 @@ impl Layout {
     }
 
     /// `count` boundaries spaced evenly on a log scale from `from` to `to` seconds.
-    pub fn log_spaced(from: f64, to: f64, count: usize) -> Result<Layout, String> {
+    pub fn log_spaced(from: f64, to: f64, count: usize) -> Result<Layout, super::InvalidConfig> {
         if !(from > 0.0 && to > from && from.is_finite() && to.is_finite()) {
-            return Err(format!("from {from} to {to}: give 0 < from < to (seconds)"));
+            return Err(format!("from {from} to {to}: give 0 < from < to (seconds)").into());
         }
         if !(2..=MAX_BOUNDARIES).contains(&count) {
-            return Err(format!("count {count}: 2 to {MAX_BOUNDARIES}"));
+            return Err(format!("count {count}: 2 to {MAX_BOUNDARIES}").into());
         }
         let ratio = (to / from).powf(1.0 / (count - 1) as f64);
         let bounds: Vec<f64> = (0..count)

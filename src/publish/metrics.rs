@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
@@ -20,7 +19,7 @@ use prometheus_client::registry::Registry;
 
 use super::histogram::{Histogram, Layout};
 use crate::figures::{Figures, Process};
-use crate::probe::{ErrorKind, ProbeResult};
+use crate::probe::{ErrorKind, ProbeResult, epoch};
 
 /// The phases, in the order their histograms are shown.
 pub const PHASES: [&str; 6] = ["dns", "tcp", "tls", "first", "lastb", "total"];
@@ -185,11 +184,6 @@ pub fn target_label(url: &str) -> String {
         }
         None => without_query.to_string(),
     }
-}
-
-fn epoch(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Metrics {
@@ -511,7 +505,7 @@ impl Collector for Encode {
 mod tests {
     use super::*;
     use crate::probe::{ProbeError, ProbeResult, TlsInfo};
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn targets_lose_their_query_and_credentials() {

@@ -3,6 +3,11 @@
 //! its own behind a bounded queue, so publishing never delays a probe, and what cannot be
 //! delivered is counted.
 
+input_error!(
+    /// A publisher's configuration that cannot work (a URL, a bucket layout, credentials).
+    InvalidConfig
+);
+
 pub mod cloudwatch;
 pub mod histogram;
 pub mod http;

@@ -125,7 +125,7 @@ impl RemoteWrite {
         metrics: Arc<Metrics>,
         config: Config,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<RemoteWrite, String> {
+    ) -> Result<RemoteWrite, super::InvalidConfig> {
         let uri: http::Uri = config
             .url
             .parse()
@@ -134,7 +134,8 @@ impl RemoteWrite {
             return Err(format!(
                 "url '{}': give http(s)://HOST[:PORT]/api/v1/write",
                 redact(&config.url)
-            ));
+            )
+            .into());
         }
         for (k, v) in &config.headers {
             http::HeaderName::from_bytes(k.as_bytes())

@@ -21,7 +21,7 @@ impl Webhook {
         url: &str,
         tls: Option<rustls::ClientConfig>,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<Webhook, String> {
+    ) -> Result<Webhook, super::InvalidConfig> {
         let uri: ::http::Uri = url
             .parse()
             .map_err(|e| format!("webhook URL '{}': {e}", http::redact(url)))?;
@@ -29,7 +29,8 @@ impl Webhook {
             return Err(format!(
                 "webhook URL '{}': use http:// or https://",
                 http::redact(url)
-            ));
+            )
+            .into());
         }
         let target = url.to_string();
         let client = match tls {

@@ -158,7 +158,7 @@ fn nearest_rank<T: Copy + Ord>(values: &mut [T], p: f64) -> T {
 
 /// A sample as the rolling window keeps it: 40 bytes.
 #[derive(Clone, Debug)]
-struct Kept {
+struct WindowSample {
     start: f64,
     values: [u32; 7],
     ok: bool,
@@ -183,7 +183,7 @@ pub struct Stats {
 #[derive(Clone, Debug)]
 struct Window {
     span: Duration,
-    kept: VecDeque<Kept>,
+    kept: VecDeque<WindowSample>,
     kinds: Vec<String>,
 }
 
@@ -251,7 +251,7 @@ impl Stats {
                         (w.kinds.len() - 1) as u8
                     }
                 });
-            w.kept.push_back(Kept {
+            w.kept.push_back(WindowSample {
                 start: s.start,
                 values: units,
                 ok: s.ok,
@@ -275,7 +275,7 @@ impl Stats {
         self.window.as_ref().map(|w| w.span)
     }
 
-    fn kept(&self, now: f64) -> impl Iterator<Item = &Kept> {
+    fn kept(&self, now: f64) -> impl Iterator<Item = &WindowSample> {
         let (span, kept) = match &self.window {
             Some(w) => (w.span.as_secs_f64(), Some(&w.kept)),
             None => (0.0, None),
