@@ -17,7 +17,7 @@ AWS_REGION ?= us-west-2
 NOW = $(shell date +%Y%m%d%H%M)
 RAFAY_CLI ?= rafay-cli
 
-.PHONY: all build release standalone run test test-deps lint fmt install docker docker-run \
+.PHONY: all build release standalone run test test-deps lint fmt install install-extras docker docker-run \
 	push rafay-push check-image bench-accuracy soak bench clean
 
 all: build
@@ -57,6 +57,17 @@ fmt:
 
 install: release
 	install -D -m 0755 target/release/perftest $(DESTDIR)$(PREFIX)/bin/perftest
+	$(MAKE) install-extras BIN=target/release/perftest
+
+# The man pages and completions, made by BIN from the same definitions as its --help.
+BIN ?= target/release/perftest
+install-extras:
+	$(BIN) man $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/perftest
+	$(BIN) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_perftest
+	$(BIN) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/perftest.fish
 
 # The image (BuildKit builds only the stages BINARY needs); prebuilt takes target/docker/perftest.
 docker: $(if $(filter prebuilt,$(BINARY)),release)

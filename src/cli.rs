@@ -7,9 +7,17 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
-       perftest repl
-       perftest scripts
-       perftest healthcheck [--port PORT | --url URL]";
+       perftest COMMAND (repl, scripts, help, completions, ...)";
+
+/// What `-h` ends with: the commands people start from (`--help` has the rest).
+const SHORT_EXAMPLES: &str = "\
+More: perftest --help (every flag, the environment, exit codes), man perftest.
+
+Examples:
+  perftest -n 5 -d 2 https://www.google.com
+  perftest run slo -n 20 --p95 300 https://example.com/
+  perftest run monitor -d 10 -t 'total p(95) < 300' https://example.com/
+  perftest repl";
 
 const EXAMPLES: &str = "\
 Each sample uses a new connection and prints one tab-separated row: the sample number and its
@@ -52,8 +60,8 @@ perftest.exit(N).";
     version,
     about = "Measure HTTP(S) endpoints phase by phase: DNS, TCP, TLS, first byte, last byte.",
     override_usage = USAGE,
-    after_help = EXAMPLES,
-    disable_help_subcommand = true,
+    after_help = SHORT_EXAMPLES,
+    after_long_help = EXAMPLES,
     disable_version_flag = true,
     // As Go's flag package: a flag given twice takes its last value.
     args_override_self = true
@@ -66,7 +74,7 @@ pub struct Cli {
     pub classic: Classic,
 
     /// Print the version
-    #[arg(long, action = clap::ArgAction::Version)]
+    #[arg(long, action = clap::ArgAction::Version, hide_short_help = true)]
     version: Option<bool>,
 }
 
@@ -105,17 +113,21 @@ impl Cli {
 /// What to run besides the classic loop.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a scenario: a Lua file, or a bundled one by name (see `perftest scripts`)
+    /// Run a scenario: a Lua file, or a bundled one by name
+    ///
+    /// `perftest scripts` lists the bundled ones; `perftest run NAME --help` shows one's options.
     #[command(disable_help_flag = true)]
     Run {
         /// A path to a .lua file, or the name of a bundled scenario
-        #[arg(allow_hyphen_values = true)]
+        #[arg(allow_hyphen_values = true, value_parser = ScenarioName, hide_possible_values = true)]
         script: String,
         /// Arguments for the script, as perftest.args
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Interactive Lua with perftest loaded; reads stdin line by line when it is not a terminal
+    /// Interactive Lua with perftest loaded
+    ///
+    /// Reads stdin line by line, without prompts, when it is not a terminal.
     Repl,
     /// The load engine without Lua, for measuring what the scripting costs (bench/)
     #[command(hide = true)]
@@ -134,7 +146,9 @@ pub enum Command {
         #[arg(long)]
         reuse: bool,
     },
-    /// Exit 0 if the web server's /healthz answers 200 (a container's HEALTHCHECK), else 1
+    /// Exit 0 if /healthz answers 200 (a container's HEALTHCHECK)
+    ///
+    /// Exits 1 otherwise.
     Healthcheck {
         /// Ask http://127.0.0.1:PORT/healthz [default: PERFTEST_LISTEN_PORT]
         #[arg(long, value_name = "PORT")]
@@ -146,128 +160,283 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 5.0)]
         timeout: f64,
     },
-    /// List the bundled scenarios, or show one's description and arguments
+    /// List the bundled scenarios, or describe one
+    ///
+    /// With a name, that scenario's description and arguments.
     Scripts {
         /// A bundled scenario's name
+        #[arg(value_parser = ScenarioName, hide_possible_values = true)]
         name: Option<String>,
         /// Print the Lua API's type definitions (perftest.d.lua, for LuaLS and editors)
         #[arg(long)]
         definitions: bool,
     },
+    /// Print the version
+    Version,
+    /// Print a shell's completion script (bash, zsh, fish, ...)
+    #[command(after_help = "Try: source <(perftest completions bash), or make install.")]
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// The man page, made from these same definitions (make install puts it in man1)
+    #[command(hide = true)]
+    Man {
+        /// Write perftest.1 and a page per subcommand (perftest-run.1, ...) here instead
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Every word that names a subcommand (`help` included), so that none is probed as a URL.
+pub fn subcommand_names() -> Vec<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd.get_subcommands()
+        .flat_map(|s| std::iter::once(s.get_name()).chain(s.get_all_aliases()))
+        .chain([CONTAINER])
+        .map(String::from)
+        .collect()
+}
+
+/// The error for a URL that is a subcommand's name (`perftest http://a/ help`), if one is.
+pub fn subcommand_as_url(urls: &[String]) -> Option<String> {
+    let names = subcommand_names();
+    let word = urls.iter().find(|u| names.contains(u))?;
+    Some(format!(
+        "perftest: '{word}' is a command, not a URL: put it first (perftest {word} ...), or write http://{word}/ to probe a host of that name"
+    ))
+}
+
+/// A scenario's name or a script's path: anything parses, and completions offer the names of
+/// the bundled scenarios.
+#[derive(Clone)]
+struct ScenarioName;
+
+impl clap::builder::TypedValueParser for ScenarioName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        value
+            .to_str()
+            .map(String::from)
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(crate::engine::scripts::BUNDLED.iter().map(
+            |(name, source)| {
+                clap::builder::PossibleValue::new(*name)
+                    .help(crate::engine::scripts::summary(source))
+            },
+        )))
+    }
+}
+
+/// `perftest completions SHELL`: the script, from the same definitions as `--help`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let full = Cli::command();
+    // The hidden commands (man, bench-load) serve the Makefile and bench/, not a user's Tab.
+    let mut cmd = clap::Command::new("perftest")
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_version_flag(true)
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "perftest", &mut out);
+    let script = String::from_utf8_lossy(&out).into_owned();
+    with_scenario_names(shell, script).into_bytes()
+}
+
+/// clap_complete offers a positional's values in bash, zsh and elvish only: fish and PowerShell
+/// get the bundled scenarios' names after `run` and `scripts` added here.
+fn with_scenario_names(shell: clap_complete::Shell, mut script: String) -> String {
+    use clap_complete::Shell;
+    let names = crate::engine::scripts::BUNDLED
+        .iter()
+        .map(|(name, source)| (*name, crate::engine::scripts::summary(source)));
+    for sub in ["run", "scripts"] {
+        match shell {
+            Shell::Fish => {
+                for (name, about) in names.clone() {
+                    script.push_str(&format!(
+                        "complete -c perftest -n \"__fish_perftest_using_subcommand {sub}\" -a \"{name}\" -d '{}'\n",
+                        about.replace('\\', "\\\\").replace('\'', "\\'")
+                    ));
+                }
+            }
+            Shell::PowerShell => {
+                let open = format!("'perftest;{sub}' {{\n");
+                let Some(at) = script.find(&open).map(|i| i + open.len()) else {
+                    continue;
+                };
+                let lines: String = names
+                    .clone()
+                    .map(|(name, about)| {
+                        format!(
+                            "            [CompletionResult]::new('{name}', '{name}', [CompletionResultType]::ParameterValue, '{}')\n",
+                            about.replace('\'', "''")
+                        )
+                    })
+                    .collect();
+                script.insert_str(at, &lines);
+            }
+            _ => {}
+        }
+    }
+    script
+}
+
+/// `perftest man [DIR]`: perftest.1 in roff, or into DIR with a page per subcommand.
+pub fn man_pages(dir: Option<&std::path::Path>) -> std::io::Result<Vec<u8>> {
+    // A page has room for every flag: -h's short list hides some, and clap_mangen would too.
+    let cmd = Cli::command()
+        .mut_args(|a| a.hide_short_help(false))
+        .disable_help_subcommand(true);
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+        clap_mangen::generate_to(cmd, dir)?;
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    Ok(out)
 }
 
 /// The classic tool's flags, plus a few of curl's for the probe's options.
 #[derive(Args, Debug, Default, Clone)]
 pub struct Classic {
-    /// Requests to each URL; 0 runs until interrupted [default: 0]
+    /// Requests to each URL; 0 = until interrupted [default: 0]
     #[arg(short = 'n', value_name = "N")]
     pub n: Option<u64>,
 
-    /// Seconds between requests to a URL, kept by the clock; 0 runs back to back [default: 10]
+    /// Seconds between requests to a URL [default: 10]
+    ///
+    /// Kept by the clock: a slow sample does not push the next one back; 0 runs back to back.
     #[arg(short = 'd', value_name = "S", value_parser = seconds_value)]
     pub d: Option<f64>,
 
     /// Failures in a row after which a URL's loop stops; 0 never stops [default: 10]
-    #[arg(short = 'f', value_name = "N")]
+    #[arg(short = 'f', value_name = "N", hide_short_help = true)]
     pub f: Option<u64>,
 
-    /// Each sample as the Go tool's JSON (its PingTimes, indented), then the text summary
+    /// Each sample as the Go tool's JSON
+    ///
+    /// Its PingTimes, indented, times in nanoseconds; then the text summary.
     #[arg(short = 'j', conflicts_with = "jsonl")]
     pub json: bool,
 
-    /// One JSON object per line per sample (and per summary) instead of the TSV
+    /// One JSON object per line per sample and summary
+    ///
+    /// Instead of the TSV, times in milliseconds (docs/schema/ describes each row).
     #[arg(long)]
     pub jsonl: bool,
 
-    /// Publish every sample to AWS CloudWatch (namespace "Http Perf Demo", metric RespTime)
+    /// Publish every sample to AWS CloudWatch
+    ///
+    /// Namespace "Http Perf Demo", metric RespTime, with the AWS SDK's credentials.
     #[arg(short = 'c')]
     pub cloudwatch: bool,
 
     /// POST every sample to this URL as the Go tool's JSON (or HTTP_JSON_WEBHOOK)
-    #[arg(short = 'W', value_name = "URL")]
+    #[arg(short = 'W', value_name = "URL", hide_short_help = true)]
     pub webhook: Option<String>,
 
     /// Alert by SMS (Twilio) when a sample's Total exceeds MS milliseconds (or RESPONSE_THRESHOLD)
-    #[arg(short = 'A', value_name = "MS")]
+    #[arg(short = 'A', value_name = "MS", hide_short_help = true)]
     pub alert_ms: Option<u64>,
 
     /// At most one alert per S seconds [default: 300]
-    #[arg(short = 'M', value_name = "S")]
+    #[arg(short = 'M', value_name = "S", hide_short_help = true)]
     pub alert_every: Option<u64>,
 
-    /// Serve /memstats, /metrics and /healthz on this port (or PERFTEST_LISTEN_PORT)
+    /// Serve /metrics, /memstats and /healthz on this port
+    ///
+    /// Or PERFTEST_LISTEN_PORT; --listen takes an address instead.
     #[arg(short = 'p', value_name = "PORT")]
     pub port: Option<u16>,
 
     /// Serve them on this address instead, such as 127.0.0.1:9100
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", hide_short_help = true)]
     pub listen: Option<String>,
 
     /// Push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)
-    #[arg(long = "remote-write", value_name = "URL")]
+    #[arg(long = "remote-write", value_name = "URL", hide_short_help = true)]
     pub remote_write: Option<String>,
 
-    /// Quiet: no notes on stderr (rows, summaries and errors still print)
+    /// Quiet: no notes on stderr
+    ///
+    /// Rows, summaries and errors still print.
     #[arg(short = 'q', global = true)]
     pub quiet: bool,
 
-    /// Verbose: each sample's protocol, TLS and certificate on stderr
+    /// Verbose: protocol, TLS and certificate on stderr
+    ///
+    /// For each sample.
     #[arg(short = 'v', global = true)]
     pub verbose: bool,
 
     /// More verbose: also the probe's debug log
-    #[arg(short = 'V', global = true)]
+    #[arg(short = 'V', global = true, hide_short_help = true)]
     pub very_verbose: bool,
 
     /// Do not verify TLS certificates (as curl -k)
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
 
-    /// Follow redirects (as curl -L); without it the 3xx itself is timed
+    /// Follow redirects (as curl -L)
+    ///
+    /// Without it the 3xx itself is timed.
     #[arg(short = 'L', long = "location")]
     pub follow: bool,
 
     /// Trust the CA certificates in this PEM file instead of the system's
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", hide_short_help = true)]
     pub cacert: Option<PathBuf>,
 
     /// Offer HTTP/2 by ALPN (https)
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub http2: bool,
 
     /// Seconds allowed for a whole sample [default: 30]
-    #[arg(long, value_name = "S", value_parser = seconds_value)]
+    #[arg(long, value_name = "S", value_parser = seconds_value, hide_short_help = true)]
     pub timeout: Option<f64>,
 
     /// Seconds allowed for each TCP connect [default: 10]
-    #[arg(long = "connect-timeout", value_name = "S", value_parser = seconds_value)]
+    #[arg(long = "connect-timeout", value_name = "S", value_parser = seconds_value, hide_short_help = true)]
     pub connect_timeout: Option<f64>,
 
     /// Connect over IPv4 only
-    #[arg(short = '4', conflicts_with = "ipv6")]
+    #[arg(short = '4', conflicts_with = "ipv6", hide_short_help = true)]
     pub ipv4: bool,
 
     /// Connect over IPv6 only
-    #[arg(short = '6')]
+    #[arg(short = '6', hide_short_help = true)]
     pub ipv6: bool,
 
     /// Use ADDR for HOST:PORT instead of DNS (as curl --resolve); repeatable
-    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_value)]
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = resolve_value, hide_short_help = true)]
     pub resolve: Vec<String>,
 
     /// Send this header ("Name: value"); repeatable
-    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = header_value)]
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = header_value, hide_short_help = true)]
     pub headers: Vec<String>,
 
     /// Request method [default: GET]
-    #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = method_value)]
+    #[arg(short = 'X', long = "request", value_name = "METHOD", value_parser = method_value, hide_short_help = true)]
     pub method: Option<String>,
 
     /// Ask this name server (IP or IP:PORT) instead of /etc/resolv.conf's
-    #[arg(long = "dns-server", value_name = "ADDR", value_parser = dns_server_value)]
+    #[arg(long = "dns-server", value_name = "ADDR", value_parser = dns_server_value, hide_short_help = true)]
     pub dns_server: Option<String>,
 
-    /// URLs to probe, all in parallel; a URL without a scheme means http://
+    /// URLs to probe, in parallel; without a scheme, http://
     #[arg(value_name = "URL")]
     pub urls: Vec<String>,
 }
@@ -339,11 +508,10 @@ pub fn container_argv(argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> 
     let program = rest.next().unwrap_or_else(|| "perftest".into());
     rest.next();
     let rest: Vec<std::ffi::OsString> = rest.collect();
-    let subcommand = rest.first().and_then(|a| a.to_str()).is_some_and(|first| {
-        Cli::command()
-            .get_subcommands()
-            .any(|s| s.get_name() == first)
-    });
+    let subcommand = rest
+        .first()
+        .and_then(|a| a.to_str())
+        .is_some_and(|first| first != CONTAINER && subcommand_names().iter().any(|n| n == first));
     let mut out = vec![program];
     if !subcommand {
         out.extend(["-c".into(), "-v".into()]);

@@ -133,7 +133,24 @@ fn run(cli: cli::Cli) -> i32 {
         );
         return 2;
     }
+    if let Some(e) = cli::subcommand_as_url(&cli.classic.urls) {
+        errln!("{e}");
+        return 2;
+    }
     match cli.command {
+        Some(cli::Command::Version) => {
+            output::print_text(concat!("perftest ", env!("CARGO_PKG_VERSION"), "\n"))
+        }
+        Some(cli::Command::Completions { shell }) => {
+            output::print_text(&String::from_utf8_lossy(&cli::completions(shell)))
+        }
+        Some(cli::Command::Man { dir }) => match cli::man_pages(dir.as_deref()) {
+            Ok(page) => output::print_text(&String::from_utf8_lossy(&page)),
+            Err(e) => {
+                errln!("perftest: cannot render the man page: {e}");
+                70
+            }
+        },
         Some(cli::Command::Scripts {
             definitions: true, ..
         }) => output::print_text(engine::scripts::DEFINITIONS),
