@@ -46,10 +46,7 @@ fn a_host_named_like_a_command_is_reachable_as_a_url() {
     let url = format!("http://help:{port}/");
     let (code, out, err) = run(&["-q", "-n", "1", "-d", "0", "--resolve", &pin, &url]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains("\t200\t") && out.contains(&url),
-        "{out}"
-    );
+    assert!(out.contains("\t200\t") && out.contains(&url), "{out}");
     let seen = t.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(
