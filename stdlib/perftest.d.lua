@@ -16,6 +16,7 @@
 ---@field resolve? string Connect to this IP instead of resolving the name.
 ---@field ip? "v4"|"v6"|"any" Address family.
 ---@field max_body? integer Stop reading the body after this many bytes.
+---@field keep_body? boolean|integer Keep the body's first N bytes as `r.body` (true: 1 MiB); all of it is still read and timed.
 ---@field dns_server? string Ask this name server ("IP" or "IP:PORT").
 
 ---@class perftest.Cert
@@ -49,6 +50,8 @@
 ---@field version? string "HTTP/1.1", "HTTP/2".
 ---@field size integer Body bytes received.
 ---@field truncated? boolean The body was cut at max_body.
+---@field body? string With keep_body: the body's first bytes (e.g. `r.body:find("ok")`).
+---@field body_truncated? boolean r.body is not the whole body (keep_body's limit, max_body, or a read that failed part-way).
 ---@field reused? boolean Sent over a kept connection (session, load --reuse).
 ---@field remote? string The IP that answered.
 ---@field port? integer

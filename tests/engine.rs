@@ -317,3 +317,43 @@ print(a.reused == nil, b.reused, b.tcp, b.dns, b.status)
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "true\ttrue\t0.0\t0.0\t200\n");
 }
+
+#[test]
+fn keep_body_gives_the_body_as_a_lua_string() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local url = "{mirror}"
+local r = perftest.probe(url, {{ method = "POST", body = "ok\0bytes" }})
+print(r.body == nil, r.body_truncated == nil)
+r = perftest.probe(url, {{ method = "POST", body = "ok\0bytes", keep_body = true }})
+print(type(r.body), #r.body, r.body == "ok\0bytes", r.body_truncated == nil)
+r = perftest.probe("{page}", {{ keep_body = 10 }})
+print(r.size, r.body, r.body_truncated)
+local ok, err = pcall(perftest.probe, url, {{ keep_body = -1 }})
+print(ok, err)
+ok, err = pcall(perftest.load, {{ url = url, requests = 1, opts = {{ keep_body = true }} }})
+print(ok, err)
+"#,
+        mirror = t.url("/mirror"),
+        page = t.url("/page?size=3000"),
+    );
+    let path = scripts(&[("body.lua", &src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "true\ttrue");
+    assert_eq!(lines[1], "string\t8\ttrue\ttrue");
+    assert_eq!(lines[2], "3000\tpppppppppp\ttrue");
+    assert!(
+        lines[3].starts_with("false\t")
+            && lines[3].contains("opts.keep_body -1: give true or a number of bytes"),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].contains("perftest.load: opts.keep_body: a load keeps no bodies"),
+        "{}",
+        lines[4]
+    );
+}

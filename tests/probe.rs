@@ -574,3 +574,85 @@ async fn http2_streams_after_the_first_are_timed_on_their_own_stream() {
         assert_eq!(r.size, 2000);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_is_kept_only_when_asked() {
+    let t = Target::http();
+    let mut q = req(&t.url("/mirror"));
+    q.set_method("POST").unwrap();
+    q.body = bytes::Bytes::from_static(b"{\"status\":\"UP\"}");
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert_eq!(r.size, 15);
+    assert_eq!(r.body, None, "not asked for");
+    assert!(!r.body_truncated);
+
+    q.keep_body = Some(perftest::probe::KEEP_BODY_DEFAULT);
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert_eq!(r.body.as_deref(), Some(&b"{\"status\":\"UP\"}"[..]));
+    assert!(!r.body_truncated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_body_is_cut_at_keep_body_while_the_whole_body_is_read_and_timed() {
+    let t = Target::http();
+    let mut q = req(&t.url("/page?size=100000&trickle=200&chunks=10"));
+    q.keep_body = Some(1000);
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert_eq!(r.size, 100_000, "read to its end");
+    assert!(!r.truncated);
+    assert_eq!(r.body.as_deref(), Some(&[b'p'; 1000][..]));
+    assert!(r.body_truncated);
+    // The trickle's ten pieces arrive 20 ms apart after the head: LastB holds the whole body.
+    assert!(ms(r.phases.lastb) >= 150.0, "lastb {:?}", r.phases.lastb);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_body_stops_the_read_and_the_kept_body_with_it() {
+    let t = Target::http();
+    let mut q = req(&t.url("/page?size=100000&trickle=100&chunks=10"));
+    q.max_body = Some(20_000);
+    q.keep_body = Some(perftest::probe::KEEP_BODY_DEFAULT);
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert!(r.truncated);
+    let body = r.body.as_ref().expect("kept");
+    assert_eq!(body.len() as u64, r.size, "all that was read is kept");
+    assert!(r.body_truncated, "the read stopped before the end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_by_a_reset_keeps_what_arrived() {
+    let t = Target::http();
+    let mut q = req(&t.url("/reset?after=3000"));
+    q.keep_body = Some(10_000);
+    let r = Prober::new().probe(&q).await;
+    assert_eq!(r.error.as_ref().map(|e| e.kind), Some(ErrorKind::Io));
+    assert_eq!(r.body.as_deref(), Some(&[b'x'; 3000][..]));
+    assert!(r.body_truncated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_is_kept_over_http2_and_over_a_kept_connection() {
+    let pki = TestPki::new(&["h2", "http/1.1"]);
+    let t = target::h2(&pki);
+    let mut q = req(&t.url("/"));
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    q.tls.http2 = true;
+    q.keep_body = Some(500);
+    let prober = Prober::new();
+    let mut slot = None;
+    for reused in [false, true] {
+        let r = prober
+            .probe_kept(&q, &mut slot, std::future::pending())
+            .await;
+        assert!(r.ok(), "{:?}", r.error);
+        assert_eq!(r.version, Some("HTTP/2"));
+        assert_eq!(r.reused, reused);
+        assert_eq!(r.size, 2000);
+        assert_eq!(r.body.as_deref(), Some(&[b'h'; 500][..]));
+        assert!(r.body_truncated);
+    }
+}

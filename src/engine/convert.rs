@@ -20,6 +20,7 @@ const OPTION_KEYS: &[&str] = &[
     "resolve",
     "ip",
     "max_body",
+    "keep_body",
     "dns_server",
 ];
 
@@ -114,6 +115,22 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
             }
             req.max_body = Some(n as u64);
         }
+        "keep_body" => {
+            req.keep_body = match value {
+                Value::Boolean(true) => Some(crate::probe::KEEP_BODY_DEFAULT),
+                Value::Boolean(false) => None,
+                _ => {
+                    let n = number(key, &value)?;
+                    if !(0.0..=f64::from(u32::MAX)).contains(&n) {
+                        return Err(format!(
+                            "opts.keep_body {}: give true or a number of bytes",
+                            crate::probe::shown(n)
+                        ));
+                    }
+                    Some(n as usize)
+                }
+            }
+        }
         "dns_server" => req.dns_server = Some(socket_addr(&string(key, &value)?, 53)?),
         other => {
             return Err(format!(
@@ -198,6 +215,12 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
     }
     if r.truncated {
         t.set("truncated", true)?;
+    }
+    if let Some(body) = &r.body {
+        t.set("body", lua.create_string(body)?)?;
+        if r.body_truncated {
+            t.set("body_truncated", true)?;
+        }
     }
     if r.reused {
         t.set("reused", true)?;

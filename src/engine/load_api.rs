@@ -45,6 +45,11 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
     let opts: Option<Table> = t.get("opts")?;
     let request =
         convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
+    if request.keep_body.is_some() {
+        return Err(rt(
+            "perftest.load: opts.keep_body: a load keeps no bodies; use perftest.probe or a session to read one",
+        ));
+    }
     let secs = |key: &str| -> mlua::Result<Option<Duration>> {
         t.get::<Option<f64>>(key)?
             .map(|s| load::load_seconds(key, s).map_err(|e| rt(format!("perftest.load: {e}"))))

@@ -28,8 +28,28 @@ pub struct Progress {
     pub headers: http::HeaderMap,
     pub size: u64,
     pub truncated: bool,
+    /// The body's first bytes, when asked for (`keep_body`).
+    pub body: Option<Vec<u8>>,
+    /// Bytes arrived beyond what `keep_body` keeps.
+    pub body_cut: bool,
     /// The response headers have arrived; the body is being read.
     pub in_body: bool,
+}
+
+/// How much of a body to read and how much of it to keep.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    pub max: Option<u64>,
+    pub keep: Option<usize>,
+}
+
+impl BodyLimits {
+    fn of(req: &ProbeRequest) -> BodyLimits {
+        BodyLimits {
+            max: req.max_body,
+            keep: req.keep_body,
+        }
+    }
 }
 
 /// The request side of an open connection, kept for the next request (keep-alive).
@@ -94,7 +114,7 @@ where
             Sender::H2(sender),
             keep,
             request,
-            req.max_body,
+            BodyLimits::of(req),
             peer,
             progress,
         )
@@ -108,7 +128,7 @@ where
             Sender::H1(sender),
             keep,
             request,
-            req.max_body,
+            BodyLimits::of(req),
             peer,
             progress,
         )
@@ -123,7 +143,7 @@ async fn over<C>(
     mut sender: Sender,
     keep: bool,
     request: Request<Full<Bytes>>,
-    max_body: Option<u64>,
+    limits: BodyLimits,
     peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<Option<(Sender, tokio::task::JoinHandle<()>)>, ProbeError>
@@ -134,12 +154,12 @@ where
         let driver = tokio::spawn(async move {
             let _ = conn.await;
         });
-        send_and_read(&mut sender, request, max_body, peer, progress).await?;
+        send_and_read(&mut sender, request, limits, peer, progress).await?;
         return Ok(Some((sender, driver)));
     }
     drive(
         conn,
-        send_and_read(&mut sender, request, max_body, peer, progress),
+        send_and_read(&mut sender, request, limits, peer, progress),
     )
     .await?;
     Ok(None)
@@ -155,13 +175,13 @@ pub async fn again(
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
     let request = build(req, target, h2, false).map_err(|e| ProbeError::new(ErrorKind::Http, e))?;
-    send_and_read(sender, request, req.max_body, peer, progress).await
+    send_and_read(sender, request, BodyLimits::of(req), peer, progress).await
 }
 
 async fn send_and_read(
     sender: &mut Sender,
     request: Request<Full<Bytes>>,
-    max_body: Option<u64>,
+    limits: BodyLimits,
     peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
@@ -169,7 +189,7 @@ async fn send_and_read(
         .send(request)
         .await
         .map_err(|e| failure(&e, peer, progress))?;
-    read(resp, max_body, peer, progress).await
+    read(resp, limits, peer, progress).await
 }
 
 /// The request as hyper sends it. `last`: the connection closes after it, and HTTP/1.1 says so
@@ -239,7 +259,7 @@ where
 
 async fn read(
     resp: http::Response<hyper::body::Incoming>,
-    max_body: Option<u64>,
+    limits: BodyLimits,
     peer: &Peer<'_>,
     progress: &mut Progress,
 ) -> Result<(), ProbeError> {
@@ -257,11 +277,23 @@ async fn read(
     progress.headers = parts.headers;
     progress.in_body = true;
     let mut body = body;
+    if let Some(keep) = limits.keep {
+        // Sized for what the server announced, within the limit: no regrowth for most bodies.
+        let announced = hyper::body::Body::size_hint(&body).lower();
+        progress.body = Some(Vec::with_capacity(keep.min(announced as usize)));
+    }
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| failure(&e, peer, progress))?;
         if let Some(data) = frame.data_ref() {
             progress.size += data.len() as u64;
-            if max_body.is_some_and(|max| progress.size >= max) {
+            if let (Some(kept), Some(keep)) = (progress.body.as_mut(), limits.keep) {
+                let room = keep - kept.len();
+                if data.len() > room {
+                    progress.body_cut = true;
+                }
+                kept.extend_from_slice(&data[..data.len().min(room)]);
+            }
+            if limits.max.is_some_and(|max| progress.size >= max) {
                 progress.truncated = true;
                 break;
             }

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use request::{InvalidRequest, IpFamily, ProbeRequest, seconds, shown};
+pub use request::{InvalidRequest, IpFamily, KEEP_BODY_DEFAULT, ProbeRequest, seconds, shown};
 pub use result::{
     CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, epoch,
     millis, printable,
@@ -647,6 +647,11 @@ impl<'a> Recorder<'a> {
         self.result.headers = std::mem::take(&mut self.progress.headers);
         self.result.size = self.progress.size;
         self.result.truncated = self.progress.truncated;
+        if let Some(body) = self.progress.body.take() {
+            self.result.body_truncated =
+                self.progress.body_cut || self.progress.truncated || outcome.is_err();
+            self.result.body = Some(body);
+        }
         self.result.error = outcome.err();
         self.result
     }

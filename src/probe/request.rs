@@ -56,6 +56,8 @@ pub struct ProbeRequest {
     pub ip: IpFamily,
     /// Stop reading the body after this many bytes.
     pub max_body: Option<u64>,
+    /// Keep up to this many bytes of the body in the result; the rest is still read and timed.
+    pub keep_body: Option<usize>,
     /// Ask this name server instead of the system's.
     pub dns_server: Option<SocketAddr>,
 }
@@ -75,6 +77,7 @@ impl ProbeRequest {
             resolve: None,
             ip: IpFamily::Any,
             max_body: None,
+            keep_body: None,
             dns_server: None,
         })
     }
@@ -96,6 +99,9 @@ impl ProbeRequest {
         Ok(())
     }
 }
+
+/// What `keep_body = true` keeps: 1 MiB.
+pub const KEEP_BODY_DEFAULT: usize = 1 << 20;
 
 /// Parses a duration in seconds as the command line and scripts give it ("2", "0.5").
 pub fn seconds(what: &str, value: f64) -> Result<Duration, InvalidRequest> {

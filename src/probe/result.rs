@@ -163,6 +163,11 @@ pub struct ProbeResult {
     pub size: u64,
     /// The body was cut at `max_body`.
     pub truncated: bool,
+    /// The body's first bytes, when the request asked to keep them (`keep_body`).
+    pub body: Option<Vec<u8>>,
+    /// `body` is not the whole body: `keep_body` was reached, `max_body` stopped the read, or
+    /// the read failed before the end.
+    pub body_truncated: bool,
     /// The address connected to (or last tried).
     pub remote: Option<SocketAddr>,
     /// The response headers (names in lower case).
@@ -190,6 +195,8 @@ impl ProbeResult {
             version: None,
             size: 0,
             truncated: false,
+            body: None,
+            body_truncated: false,
             remote: None,
             headers: http::HeaderMap::new(),
             tls: None,

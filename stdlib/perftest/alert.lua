@@ -24,7 +24,7 @@ Rule.__tostring = function(r) return ("alert %q (%s)"):format(r.name, r.active a
 local FIELDS = {}
 for name in ("url final_url start dns tcp tls first lastb total status version size truncated reused "
   .. "remote port location ok error error_kind headers tls_version cipher alpn cert attempts "
-  .. "redirects redirect_time hops"):gmatch("%S+") do FIELDS[name] = true end
+  .. "redirects redirect_time hops body body_truncated"):gmatch("%S+") do FIELDS[name] = true end
 
 --- A condition from a string: a Lua expression over the result's fields (total, status,
 --- error, first...), e.g. "total > 300 or error".

@@ -5,6 +5,7 @@
 //! Routes (query parameters in ms and bytes):
 //!   /page?ttfb=MS&trickle=MS&size=N&chunks=K   (any path not below)
 //!   /status/NNN   /redirect?to=PATH   /reset?after=N   /hang   /close   /garbage   /echo
+//!   /mirror (answers with the request's body)
 //!   /flaky (the 1st, 3rd, 5th... request to it gets a page, the others a reset)
 
 use std::collections::HashMap;
@@ -258,6 +259,11 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
             let body = format!("{} {}", req.method, req.body.len());
             s.write_all(head(200, body.len(), "").as_bytes()).await?;
             s.write_all(body.as_bytes()).await?;
+        }
+        "/mirror" => {
+            s.write_all(head(200, req.body.len(), "").as_bytes())
+                .await?;
+            s.write_all(&req.body).await?;
         }
         "/redirect" => {
             let to = q.get("to").cloned().unwrap_or_else(|| "/page".into());
