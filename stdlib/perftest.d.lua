@@ -6,7 +6,9 @@
 ---@class perftest.ProbeOptions
 ---@field method? string Request method (default "GET").
 ---@field headers? table<string, string|string[]> Extra request headers; a list sends the header once per value.
----@field body? string Request body.
+---@field body? string Request body, sent as is.
+---@field json? table Request body encoded as JSON (Content-Type application/json, POST unless method says).
+---@field form? table<string, string|number|boolean|string[]> Request body URL-encoded (application/x-www-form-urlencoded, POST unless method says).
 ---@field timeout? number Seconds for the whole sample (default 30).
 ---@field connect_timeout? number Seconds for each TCP connect (default 10).
 ---@field insecure? boolean Do not verify TLS certificates.

@@ -357,3 +357,68 @@ print(ok, err)
         lines[4]
     );
 }
+
+#[test]
+fn json_and_form_bodies_are_encoded_with_their_content_type() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local url = "{url}"
+local r = perftest.probe(url, {{ json = {{ user = "ann", n = 3, tags = {{ "a", "b" }}, deep = {{ ok = true }} }} }})
+print(r.status)
+r = perftest.probe(url, {{ form = {{ user = "ann b&c", tags = {{ "x", "y" }}, ok = true, n = 2 }} }})
+print(r.status)
+r = perftest.probe(url, {{ method = "PUT", json = {{ 1, 2 }}, headers = {{ ["Content-Type"] = "application/vnd.api+json" }} }})
+print(r.status)
+print(pcall(perftest.probe, url, {{ body = "x", json = {{}} }}))
+print(pcall(perftest.probe, url, {{ json = '{{"a":1}}' }}))
+print(pcall(perftest.probe, url, {{ form = {{ a = {{ {{}} }} }} }}))
+"#,
+        url = t.url("/echo"),
+    );
+    let path = scripts(&[("bodies.lua", &src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["200", "200", "200"], "{out}");
+    assert!(
+        lines[3].ends_with("opts.body and opts.json: give one request body"),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].contains("opts.json must be a table to encode, got string"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        lines[5].contains("opts.form[\"a\"] must be a string, got table"),
+        "{}",
+        lines[5]
+    );
+    let seen = t.requests();
+    assert_eq!(seen.len(), 3, "the bad options sent nothing");
+    assert_eq!(seen[0].method, "POST", "a JSON body is POSTed unless told");
+    assert_eq!(seen[0].header("content-type"), Some("application/json"));
+    let sent: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({ "user": "ann", "n": 3, "tags": ["a", "b"], "deep": { "ok": true } })
+    );
+    assert_eq!(seen[1].method, "POST");
+    assert_eq!(
+        seen[1].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen[1].body),
+        "n=2&ok=true&tags=x&tags=y&user=ann+b%26c"
+    );
+    assert_eq!(seen[2].method, "PUT");
+    assert_eq!(
+        seen[2].header("content-type"),
+        Some("application/vnd.api+json"),
+        "the script's own content type wins"
+    );
+    assert_eq!(seen[2].body, b"[1,2]");
+}

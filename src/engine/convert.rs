@@ -11,6 +11,8 @@ const OPTION_KEYS: &[&str] = &[
     "method",
     "headers",
     "body",
+    "json",
+    "form",
     "timeout",
     "connect_timeout",
     "insecure",
@@ -30,6 +32,8 @@ pub fn request(url: &str, opts: Option<&Table>) -> Result<ProbeRequest, String> 
     let Some(opts) = opts else {
         return Ok(req);
     };
+    // The request body, from whichever of body, json and form was given (one at most).
+    let mut body: Option<(String, Value)> = None;
     for pair in opts.pairs::<Value, Value>() {
         let (key, value) = pair.map_err(|e| e.to_string())?;
         let Value::String(key) = key else {
@@ -40,9 +44,114 @@ pub fn request(url: &str, opts: Option<&Table>) -> Result<ProbeRequest, String> 
             ));
         };
         let key = key.to_string_lossy();
-        set_option(&mut req, &key, value)?;
+        match key.as_str() {
+            "json" | "form" | "body" if !value.is_nil() => {
+                if let Some(earlier) = body.replace((key.clone(), value)) {
+                    let mut both = [earlier.0, key];
+                    both.sort();
+                    return Err(format!(
+                        "opts.{} and opts.{}: give one request body",
+                        both[0], both[1]
+                    ));
+                }
+            }
+            _ => set_option(&mut req, &key, value)?,
+        }
+    }
+    if let Some((key, value)) = body {
+        set_body(&mut req, &key, &value, opts)?;
     }
     Ok(req)
+}
+
+/// `body` as given; `json` and `form` encoded, with their Content-Type unless `headers` names
+/// one, and POST unless `method` names another (as curl's --json and --data do).
+fn set_body(req: &mut ProbeRequest, key: &str, value: &Value, opts: &Table) -> Result<(), String> {
+    let content_type = match key {
+        "body" => {
+            req.body = string(key, value)?.into_bytes().into();
+            return Ok(());
+        }
+        "json" => {
+            let Value::Table(_) = value else {
+                return Err(format!(
+                    "opts.json must be a table to encode, got {}; send text already encoded with body = ... and a content-type header",
+                    value.type_name()
+                ));
+            };
+            let json = super::api::to_json(value, 0).map_err(|e| format!("opts.json: {e}"))?;
+            req.body = serde_json::to_vec(&json)
+                .map_err(|e| format!("opts.json: {e}"))?
+                .into();
+            "application/json"
+        }
+        _ => {
+            req.body = form(value)?.into_bytes().into();
+            "application/x-www-form-urlencoded"
+        }
+    };
+    let has = |name: &http::HeaderName| req.headers.iter().any(|(n, _)| n == name);
+    if !has(&http::header::CONTENT_TYPE) {
+        req.headers.push((
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        ));
+    }
+    if opts
+        .get::<Value>("method")
+        .map_err(|e| e.to_string())?
+        .is_nil()
+    {
+        req.method = http::Method::POST;
+    }
+    Ok(())
+}
+
+/// `form = { name = value, tags = { "a", "b" } }` as application/x-www-form-urlencoded, names
+/// in sorted order so that the same table always sends the same bytes.
+fn form(value: &Value) -> Result<String, String> {
+    let Value::Table(t) = value else {
+        return Err(format!(
+            "opts.form must be a table of name = value, got {}",
+            value.type_name()
+        ));
+    };
+    let mut fields = Vec::new();
+    for pair in t.pairs::<Value, Value>() {
+        let (name, v) = pair.map_err(|e| e.to_string())?;
+        let name = match name {
+            Value::String(s) => s.to_string_lossy(),
+            other => {
+                return Err(format!(
+                    "opts.form keys are field names, got a {} key",
+                    other.type_name()
+                ));
+            }
+        };
+        let what = format!("form[{name:?}]");
+        match &v {
+            // A list of values sends the field once per value.
+            Value::Table(values) => {
+                for v in values.sequence_values::<Value>() {
+                    let v = v.map_err(|e| e.to_string())?;
+                    fields.push((name.clone(), form_value(&what, &v)?));
+                }
+            }
+            _ => fields.push((name, form_value(&what, &v)?)),
+        }
+    }
+    // Stable: a field given as a list keeps its values' order.
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish())
+}
+
+fn form_value(what: &str, v: &Value) -> Result<String, String> {
+    match v {
+        Value::Boolean(b) => Ok(b.to_string()),
+        other => string(what, other),
+    }
 }
 
 fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), String> {
@@ -74,7 +183,6 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
                 }
             }
         }
-        "body" => req.body = string(key, &value)?.into_bytes().into(),
         "timeout" => req.timeout = seconds("opts.timeout", number(key, &value)?)?,
         "connect_timeout" => {
             req.connect_timeout = seconds("opts.connect_timeout", number(key, &value)?)?
