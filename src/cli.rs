@@ -49,8 +49,9 @@ subcommand (run, repl, scripts, healthcheck) runs as given.
 Flags take Go's forms too: -n=5, --n 5, --n=5, -j=true, -q=false, -insecure.
 
 Exit status: 0 when the run ended normally, 1 on a script error or when no URL was given,
-2 on a usage error, 70 on an internal error, 74 when stdout could not be written, 99 when a
-threshold failed, 130 after a second Ctrl-C (250 ms or more after the first); a script's
+2 on a usage error, 69 when no sample of a scenario got a response (never for the classic
+command line, as in Go), 70 on an internal error, 74 when stdout could not be written, 99 when
+a threshold failed, 130 after a second Ctrl-C (250 ms or more after the first); a script's
 perftest.exit(N).";
 
 /// The whole command line.

@@ -123,6 +123,11 @@ pub fn main() -> std::process::ExitCode {
 /// Runs what the command line asks for and returns the process exit code.
 fn run(cli: cli::Cli) -> i32 {
     panics::install_hook();
+    // A fault outside any script, for the test of exit 70; debug builds only.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PERFTEST_TEST_PANIC").is_some_and(|v| v == "outside") {
+        panic!("injected fault outside any script");
+    }
     let verbosity = cli.classic.verbosity();
     init_logging(verbosity);
     if cli.command.is_some()

@@ -975,10 +975,11 @@ fn a_header_given_twice_is_sent_twice() {
 }
 
 #[test]
-fn waterfall_exits_1_when_its_request_failed() {
+fn waterfall_exits_69_when_its_request_failed() {
     let url = format!("http://127.0.0.1:{}/", common::free_port());
     let r = ran(pt(&["run", "waterfall", &url]));
-    assert_eq!(r.code, 1);
+    // No sample got a response: EX_UNAVAILABLE, as every scenario (README, exit codes).
+    assert_eq!(r.code, 69);
     assert!(r.out.contains("connection refused"), "{}", r.out);
     assert!(
         r.out.contains("DNS Lookup"),
@@ -1234,7 +1235,7 @@ fn every_exit_code_is_in_the_readme_table_and_in_help() {
                 .ok()
         })
         .collect();
-    assert_eq!(in_readme, [0, 1, 2, 70, 74, 99, 130]);
+    assert_eq!(in_readme, [0, 1, 2, 69, 70, 74, 99, 130]);
     let help = ran(pt(&["--help"])).out;
     let status = help
         .split("Exit status:")

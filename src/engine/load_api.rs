@@ -132,6 +132,10 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         errln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
         ctx.thresholds_failed.set(true);
     }
+    ctx.count_samples(
+        outcome.stats.count(crate::stats::Scope::Run),
+        outcome.stats.ok(crate::stats::Scope::Run),
+    );
     ctx.figures.probes_done.fetch_add(
         outcome.stats.count(crate::stats::Scope::Run),
         std::sync::atomic::Ordering::Relaxed,

@@ -47,7 +47,14 @@ pub struct Ctx {
     tasks: tasks::Tasks,
     exit_code: Cell<Option<i32>>,
     unjoined_failures: Cell<usize>,
+    /// Samples taken and those that got a response, for [`EXIT_UNAVAILABLE`].
+    samples: Cell<(u64, u64)>,
 }
+
+/// A scenario in which every sample failed (none got a response) exits with this, as
+/// sysexits' EX_UNAVAILABLE, so `perftest run monitor -n 3 URL || page-someone` works; the
+/// classic command line keeps Go's 0.
+pub const EXIT_UNAVAILABLE: i32 = 69;
 
 impl Ctx {
     pub fn new(shutdown: Shutdown, io: IoPool, location: String, verbosity: u8) -> Rc<Ctx> {
@@ -66,6 +73,7 @@ impl Ctx {
             tasks: tasks::Tasks::default(),
             exit_code: Cell::new(None),
             unjoined_failures: Cell::new(0),
+            samples: Cell::new((0, 0)),
         })
     }
 
@@ -79,6 +87,26 @@ impl Ctx {
         if let Some(m) = self.metrics.get() {
             m.observe(r, &self.location);
         }
+        // A sample cut short by Ctrl-C says nothing about the target.
+        let interrupted = r
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == crate::probe::ErrorKind::Interrupted);
+        if !interrupted {
+            self.count_samples(1, u64::from(r.ok()));
+        }
+    }
+
+    /// Adds `taken` samples of which `answered` got a response.
+    pub(crate) fn count_samples(&self, taken: u64, answered: u64) {
+        let (t, a) = self.samples.get();
+        self.samples.set((t + taken, a + answered));
+    }
+
+    /// Some sample was taken and none got a response.
+    fn every_sample_failed(&self) -> bool {
+        let (taken, answered) = self.samples.get();
+        taken > 0 && answered == 0
     }
 
     fn request_exit(&self, code: i32) {
@@ -237,7 +265,14 @@ pub async fn run(script: &Script, args: ScriptArgs, ctx: Rc<Ctx>) -> i32 {
             return 1;
         }
     };
-    let code = run_to_end(&lua, main, &ctx).await;
+    let mut code = run_to_end(&lua, main, &ctx).await;
+    let classic = matches!(args, ScriptArgs::Classic(_)) || script.chunk_name == "@default.lua";
+    if code == 0 && ctx.exit_code.get().is_none() && !classic && ctx.every_sample_failed() {
+        if ctx.verbosity > 0 {
+            errln!("perftest: no sample got a response (exit status {EXIT_UNAVAILABLE})");
+        }
+        code = EXIT_UNAVAILABLE;
+    }
     // Whatever ended the run (its end, a signal, perftest.exit), publishers get their flush.
     publish_api::finish(&ctx).await;
     match ctx.out.exit_code() {
