@@ -31,6 +31,7 @@ COPY stdlib ./stdlib
 # build.rs links by the startup order bench/order-startup writes (.dockerignore lets this one
 # file of bench/ in); without it the binary costs a lone probe more memory, never the build.
 COPY bench/startup.order ./bench/
+COPY assets ./assets
 # The symbol table (kept on the host for perf) is 4.6 MiB the image does without.
 RUN cargo build --release --locked && install -D -s target/release/perftest /out/perftest
 

@@ -161,6 +161,8 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 5.0)]
         timeout: f64,
     },
+    /// Draw percentiles over time, one line per location, from --jsonl rows or Prometheus
+    Plot(Box<PlotArgs>),
     /// List the bundled scenarios, or describe one
     ///
     /// With a name, that scenario's description and arguments.
@@ -308,6 +310,103 @@ pub fn man_pages(dir: Option<&std::path::Path>) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut out)?;
     Ok(out)
+}
+
+const PLOT_EXAMPLES: &str = "\
+Rows are what --jsonl prints (perftest --jsonl, perftest run monitor --jsonl): successful
+samples only (no error, HTTP status below 400), as the seed's graphs showed code 200. Each
+line is a location (From_Location), and a location and URL when the rows hold several URLs.
+From Prometheus (--prometheus) the query is a range query; without --query it is perftest's
+own histogram: histogram_quantile(P, sum by (le, location) (rate(
+perftest_phase_duration_seconds_bucket{phase=\"PHASE\"}[W]))), W the period or 1m if longer.
+Values from Prometheus are seconds and are drawn in milliseconds (--scale).
+
+Times (--start, --end, --mark): epoch seconds, 2026-12-02T09:00:00Z (RFC 3339), 09:00 (UTC,
+on the day the chart starts), now, or now-1h / -90m (before now).
+
+Examples:
+  perftest run monitor --jsonl --targets t.txt >rows.jsonl; perftest plot rows.jsonl -o p95.png
+  perftest plot -P 10 --period 5m --mark 09:00=deploy rows.jsonl -o p10.svg
+  cat a.jsonl b.jsonl | perftest plot -o fleet.csv
+  perftest plot --prometheus http://127.0.0.1:9090 --start now-12h -P 95 -o p95.png";
+
+/// `perftest plot`'s options.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = PLOT_EXAMPLES)]
+pub struct PlotArgs {
+    /// --jsonl rows to read; none, or -, reads stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Where to write: a .png, .svg or .csv file (- for CSV on stdout)
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Percentile to draw, 0-100; repeatable (one line per location and percentile)
+    #[arg(short = 'P', long = "percentile", value_name = "P", default_values_t = [95.0], value_parser = percentile_value)]
+    pub percentiles: Vec<f64>,
+
+    /// The phase: dns, tcp, tls, first, lastb or total
+    #[arg(long, value_name = "NAME", default_value = "total", value_parser = ["dns", "tcp", "tls", "first", "lastb", "total"])]
+    pub phase: String,
+
+    /// Seconds (or 30s, 5m, 1h) per point [default: about a hundredth of the span]
+    #[arg(long, value_name = "S", value_parser = duration_value)]
+    pub period: Option<f64>,
+
+    /// Only the samples of this URL (the query string ignored; Prometheus: its target label)
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// A vertical line at TIME named LABEL (09:00=deploy); repeatable
+    #[arg(long = "mark", value_name = "TIME=LABEL")]
+    pub marks: Vec<String>,
+
+    /// The chart's title [default: says the percentile, phase and period]
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// The image's size in pixels
+    #[arg(long, value_name = "WxH", default_value = "1200x600", value_parser = size_value)]
+    pub size: (u32, u32),
+
+    /// Read from this Prometheus (its HTTP API's base URL) instead of rows
+    #[arg(long, value_name = "URL", conflicts_with = "files")]
+    pub prometheus: Option<String>,
+
+    /// The PromQL to draw (with --prometheus) [default: perftest's histogram, see below]
+    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    pub query: Option<String>,
+
+    /// Where the chart starts (with --prometheus) [default: now-1h]
+    #[arg(long, value_name = "TIME", requires = "prometheus")]
+    pub start: Option<String>,
+
+    /// Where it ends (with --prometheus) [default: now]
+    #[arg(long, value_name = "TIME", requires = "prometheus")]
+    pub end: Option<String>,
+
+    /// The label that names each line (with --prometheus)
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "location",
+        requires = "prometheus"
+    )]
+    pub label: String,
+
+    /// Multiply Prometheus's values by this (seconds to milliseconds)
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 1000.0,
+        requires = "prometheus"
+    )]
+    pub scale: f64,
+
+    /// The y axis's name [default: the phase and ms]
+    #[arg(long, value_name = "TEXT")]
+    pub ylabel: Option<String>,
 }
 
 /// The classic tool's flags, plus a few of curl's for the probe's options.
@@ -653,6 +752,35 @@ pub fn no_urls_message() -> String {
 
 // Values checked as they are parsed, so a bad one is a usage error (exit 2) naming the flag,
 // before anything runs.
+
+/// `-P`: a percentile from 0 to 100.
+fn percentile_value(text: &str) -> Result<f64, String> {
+    text.trim()
+        .trim_start_matches(['p', 'P'])
+        .parse::<f64>()
+        .ok()
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or_else(|| "give a percentile from 0 to 100, such as 95 or 99.9".into())
+}
+
+/// `--period`: seconds, or a number with s, m, h or d.
+fn duration_value(text: &str) -> Result<f64, String> {
+    crate::plot::time::duration(text)
+        .filter(|s| *s >= 1.0)
+        .ok_or_else(|| "give a period of 1 s or more, such as 60, 30s, 5m or 1h".into())
+}
+
+/// `--size`: WIDTHxHEIGHT in pixels.
+fn size_value(text: &str) -> Result<(u32, u32), String> {
+    let fix =
+        "give the size as WIDTHxHEIGHT in pixels, from 200x150 to 8000x8000, such as 1200x600";
+    let (w, h) = text.split_once(['x', 'X']).ok_or(fix)?;
+    let (w, h) = (w.trim().parse::<u32>(), h.trim().parse::<u32>());
+    match (w, h) {
+        (Ok(w), Ok(h)) if (200..=8000).contains(&w) && (150..=8000).contains(&h) => Ok((w, h)),
+        _ => Err(fix.into()),
+    }
+}
 
 /// Seconds for -d, --timeout, --connect-timeout: 0 to 1e9.
 fn seconds_value(text: &str) -> Result<f64, String> {

@@ -24,7 +24,9 @@
 //! bundled `scripts/default.lua`), `io_pool` (one current-thread runtime per core, where
 //! samples run), `shutdown` (the stop signal), `output` (stdout and stderr that survive a
 //! closed pipe), `location` (From_Location), `limits` (the open-file limit), `panics` (a
-//! panic as one line and exit 70), `healthcheck` (`perftest healthcheck`).
+//! panic as one line and exit 70), `healthcheck` (`perftest healthcheck`), `plot` (`perftest
+//! plot`: percentiles over time per location from `--jsonl` rows or Prometheus, as PNG, SVG or
+//! CSV; nothing a probe runs reaches it).
 //!
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on an I/O
 //! thread -> [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates
@@ -89,6 +91,7 @@ mod limits;
 mod load;
 mod location;
 mod panics;
+mod plot;
 pub mod probe;
 mod publish;
 mod serve;
@@ -199,6 +202,7 @@ fn run(cli: cli::Cli) -> i32 {
         Some(cli::Command::Healthcheck { port, url, timeout }) => {
             healthcheck::run(port, url, timeout)
         }
+        Some(cli::Command::Plot(args)) => plot::run(*args, verbosity == 0),
         Some(cli::Command::Repl) => with_runtime(verbosity, engine::repl::run),
         Some(cli::Command::BenchLoad {
             url,

@@ -111,6 +111,32 @@ pub async fn post_with(
     }
 }
 
+/// GETs `url`: the status and the body (at most `limit` bytes), or why there was none.
+pub async fn get(url: &str, limit: usize, timeout: Duration) -> Result<(u16, Bytes), String> {
+    let req = http::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("bad request: {e}"))?;
+    let send = async {
+        let resp = shared_client().request(req).await.map_err(|e| {
+            let mut s = e.to_string();
+            if let Some(src) = std::error::Error::source(&e) {
+                s = format!("{s}: {src}");
+            }
+            s
+        })?;
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    tokio::time::timeout(timeout, send)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+}
+
 /// A URL as it may appear in a log: scheme and host only. Webhook URLs often carry secrets in
 /// their path (Slack's do) or in their user info.
 pub fn redact(url: &str) -> String {

@@ -145,8 +145,9 @@ impl Trend {
     }
 }
 
-/// The 1-based nearest rank of percentile `p` among `n` values.
-fn rank(n: u64, p: f64) -> u64 {
+/// The 1-based nearest rank of percentile `p` among `n` values: every percentile perftest
+/// prints is the value at this rank.
+pub fn rank(n: u64, p: f64) -> u64 {
     ((p / 100.0) * n as f64).ceil().clamp(1.0, n as f64) as u64
 }
 
