@@ -148,6 +148,8 @@ pub fn render(stats: &Stats, scope: Scope, now: f64, verdicts: &[Verdict], color
         }
     }
 
+    render_checks(&mut out, stats, scope, color);
+
     if !verdicts.is_empty() {
         let _ = writeln!(out, "  thresholds");
         for v in verdicts {
@@ -167,6 +169,42 @@ pub fn render(stats: &Stats, scope: Scope, now: f64, verdicts: &[Verdict], color
         }
     }
     out
+}
+
+/// The checks as k6 prints them: the share passed, then each check with ✓ when it never
+/// failed, or ✗ and its passes and failures.
+fn render_checks(out: &mut String, stats: &Stats, scope: Scope, color: bool) {
+    let window_now = match scope {
+        Scope::Run => None,
+        Scope::Window { now } => Some(now),
+    };
+    let total = stats.checks.total(window_now);
+    let Some(rate) = stats.checks.rate(window_now) else {
+        return;
+    };
+    let (green, red) = (Color::Green.normal(), Color::Red.normal());
+    let _ = writeln!(
+        out,
+        "  checks    {:.2}% · {} {} {} {}",
+        rate * 100.0,
+        paint(color, green, "✓"),
+        total.passes,
+        paint(color, red, "✗"),
+        total.fails
+    );
+    // Per check over the run only: a window keeps each sample's totals, not every name's.
+    if window_now.is_some() {
+        return;
+    }
+    for (name, t) in stats.checks.by_name() {
+        if t.fails == 0 {
+            let _ = writeln!(out, "    {} {name}", paint(color, green, "✓"));
+        } else {
+            let share = 100.0 * t.passes as f64 / (t.passes + t.fails) as f64;
+            let _ = writeln!(out, "    {} {name}", paint(color, red, "✗"));
+            let _ = writeln!(out, "      ↳ {share:.0}% — ✓ {} / ✗ {}", t.passes, t.fails);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,5 +254,22 @@ mod tests {
         );
         assert!(text.contains("✗ total p(95) < 15"), "{text}");
         assert!(text.contains("19.00"), "{text}");
+        assert!(!text.contains("checks"), "no check ran: {text}");
+    }
+
+    #[test]
+    fn a_summary_lists_each_check_with_its_passes_and_failures() {
+        let mut s = Stats::new("flow", None);
+        for i in 0..4 {
+            s.checks
+                .record(i as f64, [("status is 200", true), ("body has UP", i != 0)]);
+        }
+        let text = render(&s, Scope::Run, 4.0, &[], false);
+        assert!(text.contains("  checks    87.50% · ✓ 7 ✗ 1\n"), "{text}");
+        assert!(text.contains("    ✓ status is 200\n"), "{text}");
+        assert!(
+            text.contains("    ✗ body has UP\n      ↳ 75% — ✓ 3 / ✗ 1\n"),
+            "{text}"
+        );
     }
 }

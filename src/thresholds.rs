@@ -22,6 +22,8 @@ enum Measure {
     SampleCount,
     /// Samples per second.
     SampleRate,
+    /// The share of named checks that passed.
+    CheckRate,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +66,7 @@ pub struct Threshold {
 /// Every metric a threshold can name.
 pub fn metric_names() -> Vec<&'static str> {
     let mut v: Vec<&str> = TRENDS.to_vec();
-    v.extend(["errors", "ok", "samples"]);
+    v.extend(["errors", "ok", "samples", "checks"]);
     v
 }
 
@@ -93,6 +95,15 @@ impl Threshold {
                     return Err(
                         bad(&format!("{metric} takes 'rate', such as \"rate < 0.01\"")).into(),
                     );
+                }
+            },
+            "checks" => match left {
+                "rate" => Measure::CheckRate,
+                _ => {
+                    return Err(bad(
+                        "checks takes 'rate' (the share that passed), such as \"rate > 0.99\"",
+                    )
+                    .into());
                 }
             },
             "samples" => match left {
@@ -131,6 +142,10 @@ impl Threshold {
             Measure::OkRate => (stats.count(scope) > 0).then(|| 1.0 - stats.error_rate(scope)),
             Measure::SampleCount => Some(stats.count(scope) as f64),
             Measure::SampleRate => Some(stats.rate(scope, now)),
+            Measure::CheckRate => stats.checks.rate(match scope {
+                Scope::Run => None,
+                Scope::Window { now } => Some(now),
+            }),
         };
         let pass = value.is_some_and(|v| self.op.holds(v, self.limit));
         (value, pass)
@@ -204,6 +219,24 @@ mod tests {
     }
 
     #[test]
+    fn the_checks_rate_is_the_share_of_checks_passed() {
+        let mut s = stats(&[1.0; 4], 0);
+        let t = Threshold::parse("checks", "rate > 0.99", false).unwrap();
+        assert_eq!(
+            t.evaluate(&s, Scope::Run, 4.0),
+            (None, false),
+            "no check ran"
+        );
+        for i in 0..4 {
+            s.checks
+                .record(i as f64, [("status is 200", true), ("body", i != 3)]);
+        }
+        assert_eq!(t.evaluate(&s, Scope::Run, 4.0), (Some(0.875), false));
+        let t = Threshold::parse("checks", "rate >= 0.875", false).unwrap();
+        assert!(t.evaluate(&s, Scope::Run, 4.0).1);
+    }
+
+    #[test]
     fn no_data_fails() {
         let s = stats(&[], 3);
         let t = Threshold::parse("first", "p(99) < 500", false).unwrap();
@@ -223,6 +256,8 @@ mod tests {
         assert!(e.contains("'soon' is not a number"), "{e}");
         let e = Threshold::parse("total", "mode < 3", false).unwrap_err();
         assert!(e.contains("unknown aggregation 'mode'"), "{e}");
+        let e = Threshold::parse("checks", "count > 1", false).unwrap_err();
+        assert!(e.contains("checks takes 'rate'"), "{e}");
         let e = Threshold::parse("errors", "p(95) < 1", false).unwrap_err();
         assert!(e.contains("errors takes 'rate'"), "{e}");
         assert!(Threshold::parse("total", "< 3", false).is_err());

@@ -60,7 +60,7 @@
 ---@field location string From_Location.
 ---@field ok boolean A complete response arrived, whatever its status.
 ---@field error? string One line: "connect 127.0.0.1:9: connection refused".
----@field error_kind? "dns"|"connect"|"tls"|"timeout"|"http"|"io"|"interrupted"
+---@field error_kind? "dns"|"connect"|"tls"|"timeout"|"http"|"io"|"interrupted"|"check"
 ---@field headers? table<string, string> Response headers, lower-case names.
 ---@field tls_version? string
 ---@field cipher? string
@@ -109,6 +109,10 @@ function Session:close() end
 ---@field label? string
 ---@field value number|nil
 ---@field pass boolean
+
+---Named checks: each a function of the result, passing when it returns a true value (one
+---that raises fails, its error shown once).
+---@alias perftest.Checks table<string, fun(r: perftest.Result): any>
 
 ---@class perftest.Stats
 local Stats = {}
@@ -165,9 +169,13 @@ function Stats:window() end
 ---Adds every sample of another stats object.
 ---@param other perftest.Stats
 function Stats:merge(other) end
----Each threshold's verdict.
----@return perftest.Verdict[]
-function Stats:check() end
+---Each threshold's verdict; or, given a result and checks, runs the checks k6-style and
+---records each in this stats object: true when all pass, and a failed one marks `r` failed
+---(`r.ok` false, `r.error` "check failed: NAME"). Check before `stats:add(r)`.
+---@param r? perftest.Result
+---@param checks? perftest.Checks
+---@return perftest.Verdict[]|boolean
+function Stats:check(r, checks) end
 ---The k6-style summary; a failed threshold makes the exit code 99.
 ---@param opts? {color?: boolean}
 ---@return string
@@ -365,6 +373,13 @@ function perftest.session() end
 ---@param opts? string|{name?: string, window?: number, thresholds?: perftest.ThresholdSpec}
 ---@return perftest.Stats
 function perftest.stats(opts) end
+
+---Runs named checks on a result without recording them: true when all pass; a failed one
+---marks `r` failed (`r.ok` false, `r.error` "check failed: NAME").
+---@param r perftest.Result
+---@param checks perftest.Checks
+---@return boolean
+function perftest.check(r, checks) end
 
 ---Thresholds checked on demand (they do not decide the exit code).
 ---@param spec perftest.ThresholdSpec

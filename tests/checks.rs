@@ -59,3 +59,124 @@ print(e)
         lines[5]
     );
 }
+
+#[test]
+fn stats_check_records_each_check_and_a_failed_one_fails_the_sample() {
+    let t = Target::http();
+    let src = r#"
+local ok_url, bad_url = perftest.args[1], perftest.args[2]
+local s = perftest.stats { name = "api", thresholds = { checks = "rate > 0.99", errors = "rate < 0.01" } }
+local checks = {
+  ["status is 200"] = function(r) return r.status == 200 end,
+  ["has a length"] = function(r) return r.headers["content-length"] ~= nil end,
+  ["raises"] = function(r) return r.headers.missing.field end,
+}
+for _, url in ipairs { ok_url, ok_url, bad_url } do
+  local r = perftest.probe(url)
+  local passed = s:check(r, { ["status is 200"] = checks["status is 200"], ["has a length"] = checks["has a length"] })
+  print(passed, r.ok, r.error, r.error_kind)
+  s:add(r)
+end
+local r = perftest.probe(ok_url)
+print(s:check(r, checks), r.error)
+local r2 = perftest.probe(ok_url)
+print(s:check(r2, { raises = checks.raises }), r2.error)
+-- perftest.check runs checks without recording them.
+local r3 = perftest.probe(bad_url)
+print(perftest.check(r3, { ["status is 200"] = checks["status is 200"] }), r3.ok, r3.error)
+local c = s:table().checks
+print(c.passes, c.fails, c.by_name["status is 200"].fails, c.by_name.raises.fails)
+io.write(s:summary { color = false })
+"#;
+    let path = script("check.lua", src);
+    let (code, out, err) = run(&["run", &path, &t.url("/status/200"), &t.url("/status/503")]);
+    assert_eq!(code, 99, "the checks threshold fails the run: {out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "true\ttrue\tnil\tnil");
+    assert_eq!(lines[1], "true\ttrue\tnil\tnil");
+    assert_eq!(
+        lines[2], "false\tfalse\tcheck failed: status is 200\tcheck",
+        "a response that arrived is failed by its check"
+    );
+    assert_eq!(lines[3], "false\tcheck failed: raises");
+    assert_eq!(lines[4], "false\tcheck failed: raises");
+    assert_eq!(lines[5], "false\tfalse\tcheck failed: status is 200");
+    // 3 samples x 2 checks + 3 + 1, of which the 503's status check and "raises" twice failed.
+    assert_eq!(lines[6], "7\t3\t1\t2");
+    assert!(
+        out.contains("samples   3 in") && out.contains("failed 1 (check 1)"),
+        "the failed check counts as a failed sample: {out}"
+    );
+    assert!(out.contains("  checks    70.00% · ✓ 7 ✗ 3\n"), "{out}");
+    assert!(out.contains("    ✓ has a length\n"), "{out}");
+    assert!(
+        out.contains("    ✗ status is 200\n      ↳ 75% — ✓ 3 / ✗ 1\n"),
+        "{out}"
+    );
+    assert!(out.contains("✗ checks rate > 0.99"), "{out}");
+    assert!(out.contains("✗ errors rate < 0.01"), "{out}");
+    assert_eq!(
+        err.matches("check \"raises\" raised an error").count(),
+        1,
+        "a check that raises says why once: {err}"
+    );
+    assert!(
+        err.contains(&format!("{path}:7: attempt to index a nil value")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_check_is_named_in_the_alert_it_triggers() {
+    let t = Target::http();
+    let src = r#"
+local rule = perftest.alert { name = "api content", when = "error", failure_threshold = 2 }
+local checks = { ["served by the API"] = function(r) return r.headers["x-api"] == "1" end }
+for i = 1, 2 do
+  local r = perftest.probe(perftest.args[1])
+  perftest.check(r, checks)
+  print(rule:observe(r))
+end
+"#;
+    let path = script("alert.lua", src);
+    let (code, out, err) = run(&["run", &path, &t.url("/status/200")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "nil\nTRIGGERED\n");
+    assert!(
+        err.contains("ALERT [TRIGGERED] api content: ")
+            && err.contains("check failed: served by the API"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_checks_are_named_at_the_callers_line() {
+    let t = Target::http();
+    for (call, says) in [
+        (
+            "s:check(r, { 5 })",
+            "stats:check: each check needs a name, got a key of type integer",
+        ),
+        (
+            "s:check(r, { up = true })",
+            "stats:check: check \"up\": give a function(r) that returns true when it passes, got boolean",
+        ),
+        (
+            "perftest.check(r)",
+            "perftest.check(r, checks): give a result and a table of checks",
+        ),
+    ] {
+        let src = format!(
+            "local s = perftest.stats()\nlocal r = perftest.probe({:?})\n{call}\n",
+            t.url("/status/200")
+        );
+        let path = script("bad.lua", &src);
+        let (code, _, err) = run(&["run", &path]);
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.starts_with(&format!("perftest: {path}:3: {says}")),
+            "{call}: {err}"
+        );
+    }
+}

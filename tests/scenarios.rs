@@ -78,7 +78,7 @@ fn a_bad_threshold_is_a_usage_error_before_any_probe() {
     assert_eq!(code, 2);
     assert_eq!(
         err.trim(),
-        "perftest run slo: threshold 'totl': unknown metric (known: dns, tcp, tls, first, lastb, total, size, errors, ok, samples)"
+        "perftest run slo: threshold 'totl': unknown metric (known: dns, tcp, tls, first, lastb, total, size, errors, ok, samples, checks)"
     );
     assert!(t.requests().is_empty(), "nothing was probed");
     let (code, _, err) = run(&["run", "load", "-t", "total p(95) < soon", &t.url("/page")]);

@@ -3,6 +3,7 @@
 
 pub(crate) mod api;
 mod args;
+mod checks_api;
 pub(crate) mod convert;
 mod errors;
 mod load_api;
@@ -156,6 +157,7 @@ pub fn new_lua(
     publish_api::install(&lua, &native, ctx)?;
     remote_write_api::install(&lua, &native, ctx)?;
     result_api::register(&lua, &native)?;
+    checks_api::register(&lua, &native)?;
     let prelude = scripts::stdlib("perftest.prelude").expect("bundled");
     lua.load(prelude)
         .set_name("@perftest/prelude.lua")

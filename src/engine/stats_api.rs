@@ -306,8 +306,23 @@ impl UserData for LuaStats {
             this.state.borrow_mut().stats.merge(&theirs);
             Ok(())
         });
-        // Each threshold: {metric, expr, value, pass}.
-        m.add_method("check", |lua, this, ()| {
+        // With (r, checks): runs and records named checks, true when all pass (checks_api).
+        // Without: each threshold, {metric, expr, value, pass}.
+        m.add_method("check", |lua, this, (r, checks): (Value, Value)| {
+            if !r.is_nil() || !checks.is_nil() {
+                let outcomes =
+                    super::checks_api::run(lua, &r, &checks, "stats:check").map_err(rt)?;
+                if let (Some(o), Value::Table(r)) = (&outcomes, &r) {
+                    let start = r.get::<Option<f64>>("start")?.unwrap_or_else(now);
+                    let mut st = this.state.borrow_mut();
+                    st.stats
+                        .checks
+                        .record(start, o.iter().map(|(n, p)| (n.as_str(), *p)));
+                }
+                return Ok(Value::Boolean(super::checks_api::all_passed(
+                    outcomes.as_deref(),
+                )));
+            }
             let list = lua.create_table()?;
             for v in this.verdicts() {
                 let t = lua.create_table()?;
@@ -317,7 +332,7 @@ impl UserData for LuaStats {
                 t.set("pass", v.pass)?;
                 list.push(t)?;
             }
-            Ok(list)
+            Ok(Value::Table(list))
         });
         // The k6-style summary text; evaluates the thresholds and records a failure (exit 99).
         m.add_method("summary", |lua, this, opts: Option<Table>| {
@@ -360,6 +375,9 @@ impl UserData for LuaStats {
             t.set("rate", s.rate(scope, now()))?;
             t.set("errors", lua.create_table_from(s.errors(scope))?)?;
             t.set("statuses", lua.create_table_from(s.statuses(scope))?)?;
+            if let Some(c) = checks_table(lua, s, scope)? {
+                t.set("checks", c)?;
+            }
             for (i, name) in TRENDS.iter().enumerate() {
                 let p = lua.create_table()?;
                 for (key, agg) in summary::COLUMNS
@@ -382,6 +400,34 @@ impl UserData for LuaStats {
             ))
         });
     }
+}
+
+/// `{rate =, passes =, fails =, by_name = {[name] = {passes =, fails =}}}`; nil when no check
+/// ran (by_name over the run only).
+fn checks_table(lua: &Lua, s: &Stats, scope: Scope) -> mlua::Result<Option<Table>> {
+    let window_now = match scope {
+        Scope::Run => None,
+        Scope::Window { now } => Some(now),
+    };
+    let Some(rate) = s.checks.rate(window_now) else {
+        return Ok(None);
+    };
+    let total = s.checks.total(window_now);
+    let t = lua.create_table()?;
+    t.set("rate", rate)?;
+    t.set("passes", total.passes)?;
+    t.set("fails", total.fails)?;
+    if window_now.is_none() {
+        let by_name = lua.create_table()?;
+        for (name, tally) in s.checks.by_name() {
+            let c = lua.create_table()?;
+            c.set("passes", tally.passes)?;
+            c.set("fails", tally.fails)?;
+            by_name.set(name.as_str(), c)?;
+        }
+        t.set("by_name", by_name)?;
+    }
+    Ok(Some(t))
 }
 
 /// At the end of a run: thresholds the script never reported are evaluated and printed.

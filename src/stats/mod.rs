@@ -8,8 +8,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+mod checks;
 mod sparse;
 
+pub use checks::Checks;
 use sparse::Sparse;
 
 /// The phases and the other trends a sample carries, in the order users read them.
@@ -179,6 +181,8 @@ pub struct Stats {
     statuses: BTreeMap<u16, u64>,
     trends: [Trend; 7],
     window: Option<Window>,
+    /// Named checks run on the samples (stats:check), by name.
+    pub checks: Checks,
 }
 
 #[derive(Clone, Debug)]
@@ -217,6 +221,7 @@ impl Stats {
                 kept: VecDeque::new(),
                 kinds: Vec::new(),
             }),
+            checks: Checks::new(window),
             ..Stats::default()
         }
     }
@@ -447,6 +452,7 @@ impl Stats {
         for (mine, theirs) in self.trends.iter_mut().zip(&other.trends) {
             mine.merge(theirs);
         }
+        self.checks.merge(&other.checks);
     }
 }
 

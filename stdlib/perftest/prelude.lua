@@ -16,6 +16,13 @@ function native.result_methods.json(r)
   return v
 end
 
+--- Runs named checks on a result, k6-style: true when all pass; a failed one marks r failed.
+function perftest.check(r, checks)
+  local ok, err = native.check(r, checks)
+  if err then error(err, 2) end
+  return ok
+end
+
 --- Statistics of samples: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
 function perftest.stats(opts)
   local s, err = native.stats(opts)
