@@ -2,13 +2,14 @@
 -- long-running form: each target probed every -d seconds on a fixed schedule (a slow sample
 -- does not push the next one back). A row per sample (the classic TSV, or JSON lines with
 -- -j/--jsonl); rolling thresholds over the last --window seconds checked after every sample, a
--- line when a target starts failing them and when it recovers; every target's summary when
+-- line when a target starts failing them and when it recovers, and when its certificate chain
+-- comes within --cert-warn-days of expiring (and when it is renewed); every target's summary when
 -- stopped (Ctrl-C, SIGTERM). Publishes with the classic flags and their environment
 -- variables: -p/--listen (/metrics, /memstats, /healthz; PERFTEST_LISTEN_PORT), -c
 -- (CloudWatch), -W (a webhook; HTTP_JSON_WEBHOOK), -A/-M (SMS; RESPONSE_THRESHOLD).
 --
 -- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j|--jsonl]
---                      [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
+--                      [--cert-warn-days N] [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
 --
 -- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
 --   return {
@@ -32,6 +33,7 @@ local args = cli.parse(perftest.args, publishing.with_options(cli.with_probe_opt
     { "n", "count", "N", "stop after N samples of each target (0: until stopped)", type = "int", default = 0 },
     { "j", "jsonl", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
+    { nil, "cert-warn-days", "N", "a line when a target's certificate chain expires within N days (0: never)", type = "int", default = 14 },
     { nil, "remote-write", "URL", "push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)", type = "string" },
   },
 }))
@@ -83,6 +85,23 @@ end
 
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 
+-- The chain's earliest expiry, not the leaf's: an intermediate that lapses first breaks the
+-- chain as surely. Says so once when it comes within --cert-warn-days, once when renewed.
+local warn_days = args["cert-warn-days"] or args.cert_warn_days
+local function watch_cert(t, r, warned)
+  if warn_days <= 0 or not r.cert then return warned end
+  local c = r.cert
+  local soon = c.chain_days_left < warn_days
+  if soon and not warned then
+    perftest.eprint(perftest.color(("%s CERT EXPIRING %s: the certificate chain expires in %d days (%s, %s)"):format(
+      now_iso(), t.url, c.chain_days_left, os.date("!%Y-%m-%d", c.chain_not_after), c.subject), "yellow"))
+  elseif not soon and warned then
+    perftest.eprint(perftest.color(("%s CERT RENEWED %s: the chain now expires in %d days"):format(
+      now_iso(), t.url, c.chain_days_left), "green"))
+  end
+  return soon
+end
+
 local function watch(t, offset)
   local opts = {}
   for k, v in pairs(common) do opts[k] = v end
@@ -91,7 +110,7 @@ local function watch(t, offset)
   local checks = next(spec) and perftest.thresholds(spec) or nil
   -- The rolling window is kept only when a threshold reads it.
   local stats = perftest.stats { name = t.url, window = checks and args.window or nil }
-  local failing = false
+  local failing, cert_warned = false, false
   if offset > 0 then perftest.sleep(offset) end
   if perftest.stopping() then return stats end
   local tick = perftest.every(t.every or args.every)
@@ -106,6 +125,7 @@ local function watch(t, offset)
     end
     out:add(r, function() return classic.json_row(n, r) end)
     if r.error then perftest.eprint(r.error) end
+    cert_warned = watch_cert(t, r, cert_warned)
     if checks then
       local bad = {}
       for _, v in ipairs(checks:check(stats:window())) do

@@ -25,7 +25,10 @@
 ---@field subject string
 ---@field issuer string
 ---@field not_after integer Expiry, epoch seconds.
----@field days_left integer
+---@field days_left integer Whole days until not_after.
+---@field sans string[] Subject alternative names: DNS names and IP addresses.
+---@field chain_not_after integer The earliest expiry among the certificates the server sent, epoch seconds.
+---@field chain_days_left integer Whole days until chain_not_after (watch this: an intermediate can lapse first).
 
 ---@class perftest.Attempt
 ---@field addr string An address that was tried and failed.

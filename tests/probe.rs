@@ -231,6 +231,29 @@ async fn https_is_verified_against_the_given_ca() {
     );
     assert!(cert.issuer.contains("perftest test CA"), "{}", cert.issuer);
     assert!(cert.not_after > 0);
+    assert_eq!(cert.sans, ["localhost", "127.0.0.1", "::1", "svc.test"]);
+    assert_eq!(
+        tls.earliest_expiry,
+        Some(cert.not_after),
+        "one certificate sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intermediate_that_expires_first_is_the_chains_earliest_expiry() {
+    let expires = std::time::UNIX_EPOCH + Duration::from_secs(3_000_000_000);
+    let pki = TestPki::with_intermediate(expires);
+    let t = Target::https(&pki);
+    let mut q = req(&t.url("/page"));
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    let tls = r.tls.as_ref().unwrap();
+    let cert = tls.cert.as_ref().unwrap();
+    assert!(cert.issuer.contains("perftest test intermediate"));
+    assert_eq!(cert.sans, ["localhost", "127.0.0.1"]);
+    assert!(cert.not_after > 3_000_000_000, "{}", cert.not_after);
+    assert_eq!(tls.earliest_expiry, Some(3_000_000_000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -692,3 +692,56 @@ fn monitor_rejects_bad_publishing_flags_in_one_line() {
     }
     assert!(t.requests().is_empty());
 }
+
+#[test]
+fn monitor_warns_once_when_the_certificate_chain_expires_within_cert_warn_days() {
+    // The intermediate lapses in ten and a half days; the leaf (rcgen's default) in 4096.
+    let soon = std::time::SystemTime::now() + Duration::from_secs(10 * 86_400 + 43_200);
+    let pki = common::tls::TestPki::with_intermediate(soon);
+    let t = Target::https(&pki);
+    let url = t.url("/page?size=5");
+    let cacert = pki.ca_pem_path.to_str().unwrap();
+    let monitor = |extra: &[&str]| {
+        let mut a = vec![
+            "run", "monitor", "-n", "3", "-d", "0", "-q", "--cacert", cacert,
+        ];
+        a.extend_from_slice(extra);
+        a.push(&url);
+        let (code, _, err) = run(&a.iter().map(|s| &**s).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    let err = monitor(&[]);
+    let warned: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("CERT EXPIRING"))
+        .collect();
+    assert_eq!(warned.len(), 1, "once, not per sample: {err}");
+    assert!(
+        warned[0].contains(&format!(
+            "CERT EXPIRING {url}: the certificate chain expires in 10 days"
+        )),
+        "{err}"
+    );
+    let err = monitor(&["--cert-warn-days", "7"]);
+    assert!(!err.contains("CERT EXPIRING"), "10 days is beyond 7: {err}");
+    let err = monitor(&["--cert-warn-days", "0"]);
+    assert!(!err.contains("CERT"), "0 turns the warning off: {err}");
+}
+
+#[test]
+fn a_result_names_the_certificates_alternative_names_and_the_chains_earliest_expiry() {
+    let pki = common::tls::TestPki::with_intermediate(
+        std::time::UNIX_EPOCH + Duration::from_secs(3_000_000_000),
+    );
+    let t = Target::https(&pki);
+    let src = format!(
+        "local r = perftest.probe({:?}, {{ cacert = {:?} }})\nlocal c = r.cert\nprint(table.concat(c.sans, ','), c.chain_not_after, c.not_after > c.chain_not_after, c.chain_days_left < c.days_left)\n",
+        t.url("/page"),
+        pki.ca_pem_path.to_str().unwrap()
+    );
+    let path = common::write_temp("cert-lua", "cert.lua", src);
+    let (code, out, err) = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "localhost,127.0.0.1\t3000000000\ttrue\ttrue\n");
+}

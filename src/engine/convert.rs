@@ -365,12 +365,21 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
             t.set("alpn", alpn.as_str())?;
         }
         if let Some(cert) = &tls.cert {
-            let c = lua.create_table_with_capacity(0, 4)?;
+            let c = lua.create_table_with_capacity(0, 7)?;
             c.set("subject", cert.subject.as_str())?;
             c.set("issuer", cert.issuer.as_str())?;
             c.set("not_after", cert.not_after)?;
             let now = epoch(SystemTime::now()) as i64;
             c.set("days_left", (cert.not_after - now).div_euclid(86_400))?;
+            let sans = lua.create_table_with_capacity(cert.sans.len(), 0)?;
+            for name in &cert.sans {
+                sans.push(name.as_str())?;
+            }
+            c.set("sans", sans)?;
+            // An intermediate that expires first breaks the chain as surely as the leaf.
+            let chain = tls.earliest_expiry.unwrap_or(cert.not_after);
+            c.set("chain_not_after", chain)?;
+            c.set("chain_days_left", (chain - now).div_euclid(86_400))?;
             t.set("cert", c)?;
         }
     }

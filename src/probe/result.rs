@@ -113,6 +113,8 @@ pub struct CertInfo {
     pub issuer: String,
     /// Expiry, seconds since the Unix epoch.
     pub not_after: i64,
+    /// Subject alternative names: DNS names and IP addresses, in the certificate's order.
+    pub sans: Vec<String>,
 }
 
 /// What the TLS handshake settled on.

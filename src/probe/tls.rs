@@ -325,7 +325,30 @@ fn cert_info(der: &CertificateDer<'_>) -> Option<CertInfo> {
         subject: super::result::printable(&cert.subject().to_string()).into_owned(),
         issuer: super::result::printable(&cert.issuer().to_string()).into_owned(),
         not_after: cert.validity().not_after.timestamp(),
+        sans: sans(&cert),
     })
+}
+
+/// The DNS names and IP addresses a certificate is valid for (other kinds are left out: no
+/// browser matches a host against an e-mail address).
+fn sans(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(ext)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    ext.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some(super::result::printable(dns).into_owned()),
+            GeneralName::IPAddress(ip) => match ip.len() {
+                4 => Some(IpAddr::from(<[u8; 4]>::try_from(*ip).ok()?).to_string()),
+                16 => Some(IpAddr::from(<[u8; 16]>::try_from(*ip).ok()?).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// Verifies the chain against the --cacert roots; failing that, accepts a server certificate
