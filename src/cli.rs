@@ -795,7 +795,7 @@ fn seconds_value(text: &str) -> Result<f64, String> {
 
 /// `--dns-server`: IP or IP:PORT.
 fn dns_server_value(text: &str) -> Result<String, String> {
-    crate::engine::convert::socket_addr(text, 53)
+    crate::probe::socket_addr(text, 53)
         .map(|_| text.to_string())
         .map_err(|_| "give an IP address or IP:PORT, such as 127.0.0.1:5353 or [::1]:53".into())
 }

@@ -112,7 +112,7 @@ pub mod fuzzing {
     pub use crate::thresholds::Threshold;
 }
 
-use engine::{Ctx, Script, ScriptArgs};
+use engine::{Script, ScriptArgs, Services};
 use shutdown::Shutdown;
 
 /// The process: parses the command line, runs it, and turns a panic that reached this far
@@ -210,7 +210,7 @@ fn run(cli: cli::Cli) -> i32 {
             duration,
             requests,
             reuse,
-        }) => with_runtime(verbosity, move |ctx| async move {
+        }) => with_runtime(verbosity, move |svc| async move {
             let args = bench_load::Args {
                 url,
                 concurrency,
@@ -218,7 +218,7 @@ fn run(cli: cli::Cli) -> i32 {
                 requests,
                 reuse,
             };
-            bench_load::run(ctx.prober.clone(), &ctx.io, ctx.shutdown.clone(), args).await
+            bench_load::run(svc.prober.clone(), &svc.io, svc.shutdown.clone(), args).await
         }),
         None if cli.classic.without_urls() => {
             // As the Go tool: the usage, and exit status 1.
@@ -237,13 +237,13 @@ fn run(cli: cli::Cli) -> i32 {
 }
 
 fn execute(script: &Script, args: ScriptArgs, verbosity: u8) -> i32 {
-    with_runtime(verbosity, |ctx| engine::run(script, args, ctx))
+    with_runtime(verbosity, |svc| engine::run(script, args, svc))
 }
 
 /// Runs `work` on the main thread's runtime, with the I/O threads and the stop signal ready.
 fn with_runtime<'a, F, Fut>(verbosity: u8, work: F) -> i32
 where
-    F: FnOnce(std::rc::Rc<Ctx>) -> Fut,
+    F: FnOnce(Services) -> Fut,
     Fut: std::future::Future<Output = i32> + 'a,
 {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -266,9 +266,9 @@ where
             }
         };
         shutdown.listen_for_signals(io.first());
-        let ctx = Ctx::new(shutdown, io, location::from_env(), verbosity);
+        let svc = Services::new(shutdown, io, location::from_env(), verbosity);
         let local = tokio::task::LocalSet::new();
-        local.run_until(work(ctx)).await
+        local.run_until(work(svc)).await
     });
     // Whatever is still in flight was interrupted; do not wait for it.
     runtime.shutdown_background();

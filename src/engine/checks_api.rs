@@ -8,22 +8,27 @@ use std::collections::HashSet;
 
 use mlua::{Function, Lua, Table, Value};
 
+use super::errors::rt;
+use super::verbs::Api;
+
 /// Check names whose error was already printed: a check that raises says why once, not once
 /// a sample.
 #[derive(Default)]
 struct Reported(RefCell<HashSet<String>>);
 
-/// Registers `native.check`, which the prelude wraps as `perftest.check`.
-pub fn register(lua: &Lua, native: &Table) -> mlua::Result<()> {
+/// Registers `perftest.check`.
+pub fn register(lua: &Lua, api: &Api) -> mlua::Result<()> {
     lua.set_app_data(Reported::default());
-    native.set(
+    api.raising(
+        lua,
+        &api.perftest,
         "check",
-        lua.create_function(|lua, (r, checks): (Value, Value)| {
-            Ok(match run(lua, &r, &checks, "perftest.check") {
-                Ok(outcomes) => (Some(all_passed(outcomes.as_deref())), None),
-                Err(e) => (None, Some(e)),
-            })
-        })?,
+        "",
+        |lua, (r, checks): (Value, Value)| {
+            run(lua, &r, &checks, "perftest.check")
+                .map(|outcomes| all_passed(outcomes.as_deref()))
+                .map_err(rt)
+        },
     )
 }
 

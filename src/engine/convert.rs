@@ -79,7 +79,7 @@ fn set_body(req: &mut ProbeRequest, key: &str, value: &Value, opts: &Table) -> R
                     value.type_name()
                 ));
             };
-            let json = super::api::to_json(value, 0).map_err(|e| format!("opts.json: {e}"))?;
+            let json = super::json_api::to_json(value, 0).map_err(|e| format!("opts.json: {e}"))?;
             req.body = serde_json::to_vec(&json)
                 .map_err(|e| format!("opts.json: {e}"))?
                 .into();
@@ -239,7 +239,9 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
                 }
             }
         }
-        "dns_server" => req.dns_server = Some(socket_addr(&string(key, &value)?, 53)?),
+        "dns_server" => {
+            req.dns_server = Some(crate::probe::socket_addr(&string(key, &value)?, 53)?)
+        }
         other => {
             return Err(format!(
                 "unknown option '{other}' (known: {})",
@@ -248,17 +250,6 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
         }
     }
     Ok(())
-}
-
-/// "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:5353".
-pub fn socket_addr(s: &str, default_port: u16) -> Result<std::net::SocketAddr, String> {
-    if let Ok(addr) = s.parse() {
-        return Ok(addr);
-    }
-    s.trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, default_port))
-        .map_err(|_| format!("'{s}' is not an address: give IP or IP:PORT such as 127.0.0.1:5353"))
 }
 
 fn string(key: &str, v: &Value) -> Result<String, String> {

@@ -8,26 +8,21 @@ use std::time::Duration;
 
 use mlua::{Lua, Table, Value};
 
-use super::Ctx;
+use super::context::Ctx;
 use super::errors::rt;
+use super::verbs::Api;
 use super::{convert, stats_api};
 use crate::load::{self, LoadSpec, Model, Progress};
 
 const KEYS: &str = "url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds";
 
-/// Registers `native.load`: the stats and run info, or nil and the reason the spec is invalid.
-pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `perftest.load`: its stats object and a table of run facts.
+pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
-    let f = lua.create_async_function(move |lua, spec: Table| {
+    api.raising_async(lua, &api.perftest, "load", "", move |lua, spec: Table| {
         let ctx = c.clone();
-        async move {
-            Ok(match run(&lua, &ctx, spec).await {
-                Ok((stats, info)) => (stats, Value::Table(info), None),
-                Err(e) => (Value::Nil, Value::Nil, Some(super::errors::describe(&e))),
-            })
-        }
-    })?;
-    native.set("load", f)
+        async move { run(&lua, &ctx, spec).await }
+    })
 }
 
 async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)> {
@@ -110,17 +105,19 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         .unwrap_or(true)
         .then(|| Bar::start(progress.clone(), duration, requests));
     let observe = ctx
+        .run
         .metrics
         .get()
         .cloned()
-        .map(|m| (m, ctx.location.clone()));
+        .map(|m| (m, ctx.svc.location.clone()));
+    let svc = &ctx.svc;
     let outcome = load::run(
-        ctx.prober.clone(),
-        &ctx.io,
+        svc.prober.clone(),
+        &svc.io,
         spec,
         &name,
         window,
-        ctx.shutdown.clone(),
+        svc.shutdown.clone(),
         progress,
         observe,
     )
@@ -130,13 +127,13 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
     }
     if let Some(label) = &outcome.aborted_by {
         errln!("perftest: threshold {label} failed; the load stopped early (abort_on_fail)");
-        ctx.thresholds_failed.set(true);
+        ctx.threshold_failed(false);
     }
-    ctx.count_samples(
+    ctx.run.count_samples(
         outcome.stats.count(crate::stats::Scope::Run),
         outcome.stats.ok(crate::stats::Scope::Run),
     );
-    ctx.figures.probes_done.fetch_add(
+    ctx.svc.figures.probes_done.fetch_add(
         outcome.stats.count(crate::stats::Scope::Run),
         std::sync::atomic::Ordering::Relaxed,
     );

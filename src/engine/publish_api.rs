@@ -1,8 +1,7 @@
-//! `perftest.cloudwatch`, `perftest.webhook`, `perftest.channel` and `perftest.serve`: the
-//! script side of [`crate::publish`] and [`crate::serve`]. Every publisher is flushed when the
-//! run ends (SIGINT and SIGTERM included), and what it could not deliver is reported.
+//! `perftest.cloudwatch`, `perftest.webhook` and `perftest.channel`: the script side of
+//! [`crate::publish`]. Every publisher is flushed when the run ends (SIGINT and SIGTERM
+//! included), and what it could not deliver is reported.
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,8 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mlua::{Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
-use super::Ctx;
+use super::context::Ctx;
 use super::errors::rt;
+use super::verbs::Api;
 use crate::publish::cloudwatch::{CloudWatch, Config, SdkSink, Unit};
 use crate::publish::http::redact;
 use crate::publish::notify::{Channel, Message, Notifier};
@@ -25,7 +25,6 @@ pub struct Publishers {
     notifier: std::cell::OnceCell<Arc<Notifier>>,
     pub(super) remote_writes:
         std::cell::RefCell<Vec<Arc<crate::publish::remote_write::RemoteWrite>>>,
-    serving: std::cell::Cell<bool>,
 }
 
 /// How long the end of a run waits for publishers (PERFTEST_FLUSH_SECONDS, default 10).
@@ -42,7 +41,7 @@ fn flush_window() -> Duration {
 pub async fn finish(ctx: &Ctx) {
     let within = flush_window();
     super::remote_write_api::finish(ctx, within).await;
-    let cws: Vec<Arc<CloudWatch>> = ctx.publishers.cloudwatch.borrow().clone();
+    let cws: Vec<Arc<CloudWatch>> = ctx.run.publishers.cloudwatch.borrow().clone();
     for cw in cws {
         let report = cw.flush(within).await;
         let c = cw.counters();
@@ -59,7 +58,7 @@ pub async fn finish(ctx: &Ctx) {
                         within.as_secs_f64()
                     ))
             );
-        } else if ctx.verbosity >= 2 {
+        } else if ctx.svc.verbosity >= 2 {
             errln!(
                 "perftest: cloudwatch: {} samples sent to namespace {:?} in {} calls",
                 c.sent.load(Ordering::Relaxed),
@@ -68,7 +67,7 @@ pub async fn finish(ctx: &Ctx) {
             );
         }
     }
-    let hooks: Vec<Arc<Webhook>> = ctx.publishers.webhooks.borrow().clone();
+    let hooks: Vec<Arc<Webhook>> = ctx.run.publishers.webhooks.borrow().clone();
     for hook in hooks {
         hook.queue.flush(within).await;
         let c = &hook.queue.counters;
@@ -85,7 +84,7 @@ pub async fn finish(ctx: &Ctx) {
             );
         }
     }
-    if let Some(n) = ctx.publishers.notifier.get() {
+    if let Some(n) = ctx.run.publishers.notifier.get() {
         n.queue.flush(within).await;
         let dropped = n.queue.counters.dropped.load(Ordering::Relaxed);
         if dropped > 0 {
@@ -339,7 +338,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
         )));
     }
     let max_pending = spec.get::<Option<u64>>("max_pending")?.unwrap_or(100_000);
-    let runtime = ctx.io.first().clone();
+    let runtime = ctx.svc.io.first().clone();
     // The SDK's configuration is loaded on an I/O thread: its providers need a Send runtime.
     let sink = runtime
         .spawn(SdkSink::from_env())
@@ -355,9 +354,9 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
         },
         &runtime,
     ));
-    ctx.publishers.cloudwatch.borrow_mut().push(cw.clone());
+    ctx.run.publishers.cloudwatch.borrow_mut().push(cw.clone());
     let c = cw.clone();
-    ctx.figures.add_publisher(
+    ctx.svc.figures.add_publisher(
         "cloudwatch".into(),
         Box::new(move || {
             let k = c.counters();
@@ -386,7 +385,7 @@ impl UserData for LuaWebhook {
         m.add_method("send", |_, this, v: Value| {
             let json = match v {
                 Value::String(s) => s.to_string_lossy(),
-                other => super::api::to_json(&other, 0)
+                other => super::json_api::to_json(&other, 0)
                     .map_err(|e| rt(format!("webhook:send: {e}")))?
                     .to_string(),
             };
@@ -424,10 +423,10 @@ fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaW
                 .map_err(|e| fail(&e))?
         }
     };
-    let hook = Arc::new(Webhook::start(&url, tls, ctx.io.first()).map_err(|e| fail(&e))?);
-    ctx.publishers.webhooks.borrow_mut().push(hook.clone());
+    let hook = Arc::new(Webhook::start(&url, tls, ctx.svc.io.first()).map_err(|e| fail(&e))?);
+    ctx.run.publishers.webhooks.borrow_mut().push(hook.clone());
     let h = hook.clone();
-    ctx.figures.add_publisher(
+    ctx.svc.figures.add_publisher(
         format!("webhook {}", hook.shown()),
         Box::new(move || {
             let c = &h.queue.counters;
@@ -551,12 +550,13 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
         }
     };
     let notifier = ctx
+        .run
         .publishers
         .notifier
         .get_or_init(|| {
-            let n = Arc::new(Notifier::start(ctx.io.first()));
+            let n = Arc::new(Notifier::start(ctx.svc.io.first()));
             let q = n.clone();
-            ctx.figures.add_publisher(
+            ctx.svc.figures.add_publisher(
                 "alerts".into(),
                 Box::new(move || {
                     let c = &q.queue.counters;
@@ -576,99 +576,29 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
     })
 }
 
-/// `perftest.serve{port =, listen =, buckets =}`: starts the web server once; returns the
-/// address bound.
-fn serve(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<String> {
-    let buckets = match &spec {
-        Value::Table(t) => super::remote_write_api::buckets(t.get("buckets")?, "perftest.serve")?,
-        _ => None,
-    };
-    let addr: SocketAddr = match spec {
-        Value::Integer(p) => SocketAddr::from((
-            [0, 0, 0, 0],
-            u16::try_from(p).map_err(|_| rt(format!("perftest.serve: port {p}: 0 to 65535")))?,
-        )),
-        Value::Table(t) => match (
-            t.get::<Option<String>>("listen")?,
-            t.get::<Option<i64>>("port")?,
-        ) {
-            (Some(l), _) => l.parse().map_err(|_| {
-                rt(format!(
-                    "perftest.serve: listen '{l}': give ADDR:PORT such as 127.0.0.1:9100"
-                ))
-            })?,
-            (None, Some(p)) => SocketAddr::from((
-                [0, 0, 0, 0],
-                u16::try_from(p)
-                    .map_err(|_| rt(format!("perftest.serve: port {p}: 0 to 65535")))?,
-            )),
-            (None, None) => {
-                return Err(rt(
-                    "perftest.serve: give port = N or listen = \"ADDR:PORT\"",
-                ));
-            }
-        },
-        other => {
-            return Err(rt(format!(
-                "perftest.serve: give a port or {{listen = \"ADDR:PORT\"}}, got {}",
-                other.type_name()
-            )));
-        }
-    };
-    if ctx.publishers.serving.get() {
-        return Err(rt("perftest.serve: the web server is already running"));
-    }
-    let metrics = super::remote_write_api::registry(ctx, buckets, "perftest.serve")?;
-    let pages = Arc::new(crate::serve::Pages {
-        figures: ctx.figures.clone(),
-        metrics: metrics.clone(),
-    });
-    let bound = crate::serve::start(addr, pages, ctx.io.first())
-        .map_err(|e| rt(format!("perftest.serve: cannot listen on {addr}: {e}")))?;
-    ctx.publishers.serving.set(true);
-    Ok(bound.to_string())
-}
-
-/// The value as Lua, or nil and the reason (the prelude raises it at the caller's line).
-pub(super) fn or_reason<T: mlua::IntoLua>(
-    lua: &Lua,
-    r: mlua::Result<T>,
-) -> mlua::Result<(Value, Option<String>)> {
-    match r {
-        Ok(v) => Ok((v.into_lua(lua)?, None)),
-        Err(e) => Ok((Value::Nil, Some(super::errors::describe(&e)))),
-    }
-}
-
-/// Registers `native.cloudwatch`, `native.webhook`, `native.channel` and `native.serve`.
-pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `perftest.cloudwatch`, `perftest.webhook` and `perftest.channel`.
+pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
-    native.set(
+    api.raising_async(
+        lua,
+        &api.perftest,
         "cloudwatch",
-        lua.create_async_function(move |lua, spec: Option<Table>| {
+        "perftest.cloudwatch: ",
+        move |lua, spec: Option<Table>| {
             let c = c.clone();
-            async move {
-                let r = cloudwatch(&lua, &c, spec).await;
-                or_reason(&lua, r)
-            }
-        })?,
+            async move { cloudwatch(&lua, &c, spec).await }
+        },
     )?;
     let c = ctx.clone();
-    native.set(
+    api.raising(
+        lua,
+        &api.perftest,
         "webhook",
-        lua.create_function(move |lua, (url, opts): (String, Option<Table>)| {
-            or_reason(lua, webhook(&c, url, opts))
-        })?,
+        "",
+        move |_, (url, opts): (String, Option<Table>)| webhook(&c, url, opts),
     )?;
     let c = ctx.clone();
-    native.set(
-        "channel",
-        lua.create_function(move |lua, spec: Table| or_reason(lua, channel(&c, spec)))?,
-    )?;
-    let c = ctx.clone();
-    native.set(
-        "serve",
-        lua.create_function(move |lua, spec: Value| or_reason(lua, serve(&c, spec)))?,
-    )?;
-    Ok(())
+    api.raising(lua, &api.perftest, "channel", "", move |_, spec: Table| {
+        channel(&c, spec)
+    })
 }

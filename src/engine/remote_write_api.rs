@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
-use super::Ctx;
+use super::context::Ctx;
 use super::errors::rt;
+use super::verbs::Api;
 use crate::publish::histogram::Layout;
 use crate::publish::metrics::{Buckets, Metrics, PHASES};
 use crate::publish::remote_write::{Config, RemoteWrite};
@@ -22,7 +23,7 @@ pub(super) fn registry(
     buckets: Option<Buckets>,
     who: &str,
 ) -> mlua::Result<Arc<Metrics>> {
-    if let Some(m) = ctx.metrics.get() {
+    if let Some(m) = ctx.run.metrics.get() {
         if buckets.as_ref().is_some_and(|b| b != m.buckets()) {
             return Err(rt(format!(
                 "{who}: buckets are already set by an earlier perftest.serve or perftest.remote_write; give the same or none"
@@ -31,10 +32,10 @@ pub(super) fn registry(
         return Ok(m.clone());
     }
     let m = Arc::new(Metrics::new(
-        ctx.figures.clone(),
+        ctx.svc.figures.clone(),
         buckets.unwrap_or_default(),
     ));
-    let _ = ctx.metrics.set(m.clone());
+    let _ = ctx.run.metrics.set(m.clone());
     Ok(m)
 }
 
@@ -193,7 +194,7 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     // (process_*, perftest_tasks...) of two cities would be one series written twice, and
     // Prometheus refuses the older of two samples.
     let mut labels = pairs(spec.get("labels")?, "labels")?;
-    for (k, v) in [("job", "perftest"), ("instance", ctx.location.as_str())] {
+    for (k, v) in [("job", "perftest"), ("instance", ctx.svc.location.as_str())] {
         if !labels.iter().any(|(name, _)| name == k) {
             labels.push((k.to_string(), v.to_string()));
         }
@@ -209,12 +210,16 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     };
     let metrics = registry(ctx, buckets(spec.get("buckets")?, WHO)?, WHO)?;
     let rw = Arc::new(
-        RemoteWrite::start(metrics, config, ctx.io.first())
+        RemoteWrite::start(metrics, config, ctx.svc.io.first())
             .map_err(|e| rt(format!("{WHO}: {e}")))?,
     );
-    ctx.publishers.remote_writes.borrow_mut().push(rw.clone());
+    ctx.run
+        .publishers
+        .remote_writes
+        .borrow_mut()
+        .push(rw.clone());
     let r = rw.clone();
-    ctx.figures.add_publisher(
+    ctx.svc.figures.add_publisher(
         format!("remote_write {}", rw.shown()),
         Box::new(move || {
             let c = r.counters();
@@ -230,7 +235,7 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
 
 /// Flushes every remote write; reports what could not be sent (always) and what was (-v).
 pub(super) async fn finish(ctx: &Ctx, within: Duration) {
-    let all: Vec<Arc<RemoteWrite>> = ctx.publishers.remote_writes.borrow().clone();
+    let all: Vec<Arc<RemoteWrite>> = ctx.run.publishers.remote_writes.borrow().clone();
     for rw in all {
         let report = rw.flush(within).await;
         let c = rw.counters();
@@ -246,7 +251,7 @@ pub(super) async fn finish(ctx: &Ctx, within: Duration) {
                     .map(|e| format!(" (last error: {e})"))
                     .unwrap_or_default()
             );
-        } else if ctx.verbosity >= 2 {
+        } else if ctx.svc.verbosity >= 2 {
             errln!(
                 "perftest: remote write {}: {} samples sent in {} requests",
                 rw.shown(),
@@ -257,12 +262,15 @@ pub(super) async fn finish(ctx: &Ctx, within: Duration) {
     }
 }
 
-/// Registers `native.remote_write`.
-pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `perftest.remote_write` (a URL alone, or a table of options).
+pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
-    native.set(
+    api.raising(
+        lua,
+        &api.perftest,
         "remote_write",
-        lua.create_function(move |lua, spec: Value| {
+        "",
+        move |lua, spec: Value| {
             let spec = match spec {
                 Value::String(s) => {
                     let t = lua.create_table()?;
@@ -271,8 +279,7 @@ pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
                 }
                 other => other,
             };
-            super::publish_api::or_reason(lua, remote_write(&c, spec))
-        })?,
-    )?;
-    Ok(())
+            remote_write(&c, spec)
+        },
+    )
 }

@@ -5,7 +5,6 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use mlua::{Function, Lua, MultiValue, Value};
@@ -17,8 +16,9 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use tokio::sync::mpsc;
 
+use super::ScriptArgs;
+use super::context::{Ctx, Services};
 use super::errors::{describe, exit_request};
-use super::{Ctx, ScriptArgs};
 
 /// What the reader thread hands the Lua thread.
 enum Input {
@@ -43,7 +43,8 @@ enum Ask {
 type Names = Arc<Mutex<Vec<String>>>;
 
 /// Runs the REPL until end of input; 1 if any line failed when not on a terminal.
-pub async fn run(ctx: Rc<Ctx>) -> i32 {
+pub async fn run(svc: Services) -> i32 {
+    let ctx = Ctx::new(svc);
     let here = std::env::current_dir().ok();
     let lua = match super::new_lua(&ctx, &ScriptArgs::List(Vec::new()), here.as_deref()) {
         Ok(l) => l,
@@ -65,7 +66,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
     let (input_tx, mut input) = mpsc::unbounded_channel();
     let (ask, ask_rx) = std::sync::mpsc::channel();
     if interactive {
-        ctx.out.write(
+        ctx.svc.out.write(
             format!(
                 "perftest {} (Lua 5.4). perftest.probe(\"https://...\") times a request; Tab completes; Ctrl-D quits.\n",
                 env!("CARGO_PKG_VERSION")
@@ -115,7 +116,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
                     for v in values {
                         match show.call::<String>(v) {
                             Ok(text) => {
-                                ctx.out.write(format!("{text}\n").as_bytes());
+                                ctx.svc.out.write(format!("{text}\n").as_bytes());
                             }
                             Err(e) => errln!("{}", describe(&e)),
                         }
@@ -133,7 +134,7 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
         }
         chunk.clear();
         // Ctrl-C interrupted this evaluation only; the next one starts afresh.
-        ctx.shutdown.reset();
+        ctx.svc.shutdown.reset();
         refresh_names(&lua, &names);
         let _ = ask.send(Ask::Primary);
     }
@@ -147,7 +148,8 @@ pub async fn run(ctx: Rc<Ctx>) -> i32 {
         errln!("perftest: input ended before the chunk was complete: {why}");
         failed = true;
     }
-    ctx.out
+    ctx.svc
+        .out
         .exit_code()
         .unwrap_or(i32::from(failed && !interactive))
 }

@@ -1,42 +1,30 @@
 //! Methods on probe results (`r:json()`): one metatable shared by every result table, so a
 //! result stays a plain table (`pairs`, `json.encode`, `r.x = ...`) and costs no closure.
 
-use mlua::{Lua, LuaSerdeExt, Table, Value};
+use mlua::{Lua, Table, Value};
+
+use super::errors::rt;
+use super::json_api::to_lua;
+use super::verbs::Api;
 
 /// Where the shared metatable is kept in the Lua registry.
 const META: &str = "perftest.result";
 
-/// Makes the results' metatable and `native.result_json`, which the prelude wraps as `r:json()`.
-pub fn register(lua: &Lua, native: &Table) -> mlua::Result<()> {
+/// Makes the results' metatable with `r:json()`.
+pub fn register(lua: &Lua, api: &Api) -> mlua::Result<()> {
     let methods = lua.create_table()?;
     let meta = lua.create_table()?;
     meta.set("__index", &methods)?;
     lua.set_named_registry_value(META, meta)?;
-    native.set("result_methods", methods)?;
-    native.set(
-        "result_json",
-        lua.create_function(|lua, r: Table| {
-            Ok(match body_json(lua, &r) {
-                Ok(v) => (v, None),
-                Err(e) => (Value::Nil, Some(e)),
-            })
-        })?,
-    )
+    api.raising(lua, &methods, "json", "", |lua, r: Table| {
+        body_json(lua, &r).map_err(rt)
+    })
 }
 
 /// Gives `t` the results' methods.
 pub fn attach(lua: &Lua, t: &Table) -> mlua::Result<()> {
     let meta: Table = lua.named_registry_value(META)?;
     t.set_metatable(Some(meta))
-}
-
-/// JSON text as a Lua value (objects and arrays as tables, null as nil), as
-/// `perftest.json.decode` gives it.
-pub fn to_lua(lua: &Lua, value: &serde_json::Value) -> mlua::Result<Value> {
-    let opts = mlua::serde::SerializeOptions::new()
-        .serialize_none_to_null(false)
-        .serialize_unit_to_null(false);
-    lua.to_value_with(value, opts)
 }
 
 /// `r:json()`: the kept body decoded, or a message naming the byte where it stops being JSON.

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
-use super::Ctx;
+use super::context::Ctx;
 use super::errors::rt;
+use super::process_api::stdout_colors;
+use super::verbs::Api;
 use crate::probe::epoch;
 use crate::stats::{Agg, Sample, Scope, Stats, TRENDS, trend_index};
 use crate::summary::{self, Verdict};
@@ -25,6 +27,8 @@ pub struct StatsState {
 pub struct LuaStats {
     state: Rc<RefCell<StatsState>>,
     windowed: bool,
+    /// Where a failed threshold is recorded (and an abort_on_fail one stops the run).
+    ctx: Rc<Ctx>,
 }
 
 /// Stats objects of the run, for the thresholds nobody reported.
@@ -75,10 +79,11 @@ pub fn new(ctx: &Rc<Ctx>, arg: Value) -> mlua::Result<LuaStats> {
         reported: false,
         last_abort_check: None,
     }));
-    ctx.stats.0.borrow_mut().push(Rc::downgrade(&state));
+    ctx.run.stats.0.borrow_mut().push(Rc::downgrade(&state));
     Ok(LuaStats {
         state,
         windowed: false,
+        ctx: ctx.clone(),
     })
 }
 
@@ -90,10 +95,11 @@ pub fn wrap(ctx: &Rc<Ctx>, stats: Stats, thresholds: Vec<Threshold>) -> LuaStats
         reported: false,
         last_abort_check: None,
     }));
-    ctx.stats.0.borrow_mut().push(Rc::downgrade(&state));
+    ctx.run.stats.0.borrow_mut().push(Rc::downgrade(&state));
     LuaStats {
         state,
         windowed: false,
+        ctx: ctx.clone(),
     }
 }
 
@@ -226,17 +232,14 @@ fn check_abort(state: &mut StatsState) -> Option<(String, Option<f64>)> {
 impl UserData for LuaStats {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         // Adds a probe result; ignores samples the run interrupted.
-        m.add_method("add", |lua, this, r: Table| {
+        m.add_method("add", |_, this, r: Table| {
             let Some(s) = sample(&r)? else { return Ok(()) };
             let mut st = this.state.borrow_mut();
             st.stats.add(&s);
-            if let Some((label, value)) = check_abort(&mut st)
-                && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
-            {
+            if let Some((label, value)) = check_abort(&mut st) {
                 let value = value.map_or("no data".into(), summary::number);
                 errln!("perftest: threshold {label} failed ({value}); stopping (abort_on_fail)");
-                ctx.thresholds_failed.set(true);
-                ctx.shutdown.trigger();
+                this.ctx.threshold_failed(true);
             }
             Ok(())
         });
@@ -295,6 +298,7 @@ impl UserData for LuaStats {
             Ok(LuaStats {
                 state: this.state.clone(),
                 windowed: true,
+                ctx: this.ctx.clone(),
             })
         });
         // Adds every sample of another stats object (a total across targets).
@@ -335,23 +339,21 @@ impl UserData for LuaStats {
             Ok(Value::Table(list))
         });
         // The k6-style summary text; evaluates the thresholds and records a failure (exit 99).
-        m.add_method("summary", |lua, this, opts: Option<Table>| {
+        m.add_method("summary", |_, this, opts: Option<Table>| {
             let color = match opts
                 .as_ref()
                 .map(|o| o.get::<Option<bool>>("color"))
                 .transpose()?
             {
                 Some(Some(c)) => c,
-                _ => super::api::stdout_colors(),
+                _ => stdout_colors(),
             };
             let verdicts = this.verdicts();
             if !this.windowed {
                 this.state.borrow_mut().reported = true;
             }
-            if verdicts.iter().any(|v| !v.pass)
-                && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
-            {
-                ctx.thresholds_failed.set(true);
+            if verdicts.iter().any(|v| !v.pass) {
+                this.ctx.threshold_failed(false);
             }
             let st = this.state.borrow();
             Ok(summary::render(
@@ -432,8 +434,8 @@ fn checks_table(lua: &Lua, s: &Stats, scope: Scope) -> mlua::Result<Option<Table
 
 /// At the end of a run: thresholds the script never reported are evaluated and printed.
 pub fn report_unreported(ctx: &Ctx) {
-    let color = super::api::stdout_colors();
-    for weak in ctx.stats.0.borrow().iter() {
+    let color = stdout_colors();
+    for weak in ctx.run.stats.0.borrow().iter() {
         let Some(state) = weak.upgrade() else {
             continue;
         };
@@ -448,10 +450,10 @@ pub fn report_unreported(ctx: &Ctx) {
             .map(|th| Verdict::of(th, &st.stats, Scope::Run, t))
             .collect();
         if verdicts.iter().any(|v| !v.pass) {
-            ctx.thresholds_failed.set(true);
+            ctx.threshold_failed(false);
         }
         let text = summary::render(&st.stats, Scope::Run, t, &verdicts, color);
-        ctx.out.write(text.as_bytes());
+        ctx.svc.out.write(text.as_bytes());
     }
 }
 
@@ -485,29 +487,13 @@ impl UserData for LuaThresholds {
     }
 }
 
-/// Registers `native.stats` and `native.thresholds`: the value, or nil and the reason (the
-/// prelude raises it at the caller's line).
-pub fn install(lua: &Lua, native: &Table, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+/// Registers `perftest.stats` and `perftest.thresholds`.
+pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
-    native.set(
-        "stats",
-        lua.create_function(move |lua, arg: Value| {
-            Ok(match new(&c, arg) {
-                Ok(s) => (Value::UserData(lua.create_userdata(s)?), None),
-                Err(e) => (Value::Nil, Some(super::errors::describe(&e))),
-            })
-        })?,
-    )?;
-    native.set(
-        "thresholds",
-        lua.create_function(|lua, spec: Table| {
-            Ok(match parse_thresholds(&spec) {
-                Ok(t) => (
-                    Value::UserData(lua.create_userdata(LuaThresholds(t))?),
-                    None,
-                ),
-                Err(e) => (Value::Nil, Some(super::errors::describe(&e))),
-            })
-        })?,
-    )
+    api.raising(lua, &api.perftest, "stats", "", move |_, arg: Value| {
+        new(&c, arg)
+    })?;
+    api.raising(lua, &api.perftest, "thresholds", "", |_, spec: Table| {
+        parse_thresholds(&spec).map(LuaThresholds)
+    })
 }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use mlua::{Function, Lua, MetaMethod, MultiValue, UserData, UserDataMethods, Value};
 use tokio::sync::Notify;
 
-use super::Ctx;
+use super::context::Ctx;
 use super::errors::{describe, exit_request};
 
 /// Live tasks of a run, so the run can wait for all of them.
@@ -52,6 +52,7 @@ struct TaskState {
 pub struct Task {
     id: usize,
     state: Rc<TaskState>,
+    ctx: Rc<Ctx>,
 }
 
 impl UserData for Task {
@@ -74,12 +75,10 @@ impl UserData for Task {
                 // perftest.exit in the task ends the joiner too, not as an error of its own.
                 Err(e) if exit_request(&e).is_some() => return Err(e),
                 Err(e) => {
-                    if state.reported.replace(false)
-                        && let Some(ctx) = lua.app_data_ref::<Rc<Ctx>>()
-                    {
+                    if state.reported.replace(false) {
                         // The joiner takes charge of the error it receives.
-                        ctx.unjoined_failures
-                            .set(ctx.unjoined_failures.get().saturating_sub(1));
+                        let failures = &this.ctx.run.unjoined_failures;
+                        failures.set(failures.get().saturating_sub(1));
                     }
                     out.push_back(Value::Boolean(false));
                     out.push_back(Value::String(lua.create_string(describe(&e))?));
@@ -104,32 +103,39 @@ impl UserData for Task {
 /// Starts `f(args...)` as a task on the current local set.
 pub fn spawn(lua: &Lua, ctx: &Rc<Ctx>, f: Function, args: MultiValue) -> mlua::Result<Task> {
     let run = call_caught(lua, f, args)?;
-    let id = ctx.tasks.start();
-    ctx.figures
+    let id = ctx.run.tasks.start();
+    ctx.svc
+        .figures
         .tasks_alive
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let state = Rc::new(TaskState::default());
-    let (st, ctx) = (state.clone(), ctx.clone());
+    let (st, c) = (state.clone(), ctx.clone());
     tokio::task::spawn_local(async move {
         let result = run.await;
         if let Err(e) = &result {
             if let Some(code) = exit_request(e) {
-                ctx.request_exit(code);
+                c.request_exit(code);
             } else if !st.joining.get() {
                 // Nobody is waiting for this task: say so now, the others go on.
-                ctx.report_error(&format!("task {id}"), e);
-                ctx.unjoined_failures.set(ctx.unjoined_failures.get() + 1);
+                c.report_error(&format!("task {id}"), e);
+                let failures = &c.run.unjoined_failures;
+                failures.set(failures.get() + 1);
                 st.reported.set(true);
             }
         }
         *st.result.borrow_mut() = Some(result);
         st.done.notify_waiters();
-        ctx.figures
+        c.svc
+            .figures
             .tasks_alive
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        ctx.tasks.end();
+        c.run.tasks.end();
     });
-    Ok(Task { id, state })
+    Ok(Task {
+        id,
+        state,
+        ctx: ctx.clone(),
+    })
 }
 
 /// Calls `f(args...)` as a coroutine of its own. A panic under it (a bug in perftest) ends

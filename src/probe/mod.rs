@@ -18,7 +18,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use request::{InvalidRequest, IpFamily, KEEP_BODY_DEFAULT, ProbeRequest, seconds, shown};
+pub use request::{
+    InvalidRequest, IpFamily, KEEP_BODY_DEFAULT, ProbeRequest, seconds, shown, socket_addr,
+};
 pub use result::{
     CertInfo, ErrorKind, FailedAttempt, Hop, Phases, ProbeError, ProbeResult, TlsInfo, epoch,
     millis, printable,

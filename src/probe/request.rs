@@ -116,6 +116,19 @@ pub fn seconds(what: &str, value: f64) -> Result<Duration, InvalidRequest> {
     }
 }
 
+/// A name server's address: "127.0.0.1", "127.0.0.1:5353", "::1", "[::1]:5353".
+pub fn socket_addr(s: &str, default_port: u16) -> Result<SocketAddr, InvalidRequest> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, default_port))
+        .map_err(|_| {
+            format!("'{s}' is not an address: give IP or IP:PORT such as 127.0.0.1:5353").into()
+        })
+}
+
 /// A number as a message shows it: `5`, `0.25`, `1e300` (never three hundred digits).
 pub fn shown(n: f64) -> String {
     if n != 0.0 && !(1e-4..1e7).contains(&n.abs()) {

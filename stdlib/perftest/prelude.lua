@@ -1,83 +1,18 @@
--- The Lua half of the perftest API: thin wrappers that give errors the caller's line.
+-- The Lua half of the perftest API: wrappers that give errors the caller's line, tasks.
 local perftest, native = ...
 
---- Probes `url` once with a fresh connection and returns the result table (never raises for
---- a failed sample: see r.error). Raises, naming your line, if `url` or `opts` is invalid.
-function perftest.probe(url, opts)
-  local r, err = native.probe(url, opts)
-  if err then error("perftest.probe: " .. err, 2) end
-  return r
+-- The verbs whose mistakes raise (perftest.probe, stats, load, cloudwatch, r:json() ...):
+-- natively each returns true and its values, or false and the message; here each becomes
+-- table[name], raising that message at the caller's line (docs/lua-api.md describes them).
+-- `passed` is tail-called, so it takes the wrapper's place on the stack: level 2 is the
+-- caller's line, and every value the verb returns passes through, no more.
+local function passed(ok, ...)
+  if not ok then error((...), 2) end
+  return ...
 end
-
---- r:json(): the body kept with keep_body, decoded; raises, naming the byte, if it is not JSON.
-function native.result_methods.json(r)
-  local v, err = native.result_json(r)
-  if err then error(err, 2) end
-  return v
-end
-
---- Runs named checks on a result, k6-style: true when all pass; a failed one marks r failed.
-function perftest.check(r, checks)
-  local ok, err = native.check(r, checks)
-  if err then error(err, 2) end
-  return ok
-end
-
---- Statistics of samples: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
-function perftest.stats(opts)
-  local s, err = native.stats(opts)
-  if err then error(err, 2) end
-  return s
-end
-
---- Thresholds in k6's grammar, checked on demand with t:check(stats).
-function perftest.thresholds(spec)
-  local t, err = native.thresholds(spec)
-  if err then error(err, 2) end
-  return t
-end
-
---- A bounded load run by the Rust engine; returns its stats and a table of run facts.
-function perftest.load(spec)
-  local s, info, err = native.load(spec)
-  if err then error(err, 2) end
-  return s, info
-end
-
---- Publishes samples to CloudWatch (async: loads the AWS configuration and checks credentials).
-function perftest.cloudwatch(spec)
-  local cw, err = native.cloudwatch(spec)
-  if err then error("perftest.cloudwatch: " .. err:gsub("^perftest%.cloudwatch: ", ""), 2) end
-  return cw
-end
-
---- POSTs JSON documents to a URL from a bounded queue; opts {cacert, insecure} verify the
---- receiver as a probe with them would.
-function perftest.webhook(url, opts)
-  local w, err = native.webhook(url, opts)
-  if err then error(err, 2) end
-  return w
-end
-
---- Where alerts go: {type = "twilio" | "webhook" | "slack" | "command", ...}.
-function perftest.channel(spec)
-  local c, err = native.channel(spec)
-  if err then error(err, 2) end
-  return c
-end
-
---- Starts the web server (/memstats, /metrics, /healthz); returns the address it listens on.
-function perftest.serve(spec)
-  local addr, err = native.serve(spec)
-  if err then error(err, 2) end
-  return addr
-end
-
---- Pushes the series /metrics serves to a Prometheus remote-write URL every `interval` seconds.
-function perftest.remote_write(spec)
-  local rw, err = native.remote_write(spec)
-  if err then error(err, 2) end
-  return rw
+for _, verb in ipairs(native.raising) do
+  local tbl, name, f = verb[1], verb[2], verb[3]
+  tbl[name] = function(...) return passed(f(...)) end
 end
 
 --- An alert rule (see perftest.alert in docs/lua-api.md); rule:observe(r) after each sample.

@@ -1,0 +1,138 @@
+//! `perftest.probe`, `perftest.session` and `perftest.parse_url`: samples handed to the
+//! prober on the I/O threads, and their results as plain tables.
+
+use std::rc::Rc;
+
+use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+
+use super::context::Ctx;
+use super::convert;
+use super::errors::rt;
+use super::verbs::Api;
+use crate::probe::{ErrorKind, Kept, ProbeError, ProbeResult, Scheme, Target};
+
+/// Registers the probe's verbs.
+pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
+    let c = ctx.clone();
+    api.raising_async(
+        lua,
+        &api.perftest,
+        "probe",
+        "perftest.probe: ",
+        move |lua, (url, opts): (Value, Option<Value>)| probe(lua, c.clone(), url, opts),
+    )?;
+    let c = ctx.clone();
+    api.function(lua, "session", move |_, ()| {
+        Ok(Session {
+            slot: Default::default(),
+            thread: c.svc.io.next_thread(),
+            ctx: c.clone(),
+        })
+    })?;
+    api.function(lua, "parse_url", parse_url)
+}
+
+/// `perftest.probe(url, opts)`: the result table; an error for an invalid request.
+async fn probe(lua: Lua, ctx: Rc<Ctx>, url: Value, opts: Option<Value>) -> mlua::Result<Table> {
+    let url = match url {
+        Value::String(s) => s.to_string_lossy(),
+        other => {
+            return Err(rt(format!(
+                "url must be a string, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let opts = match opts {
+        None | Some(Value::Nil) => None,
+        Some(Value::Table(t)) => Some(t),
+        Some(other) => {
+            return Err(rt(format!(
+                "opts must be a table, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let req = convert::request(&url, opts.as_ref()).map_err(rt)?;
+    let prober = ctx.svc.prober.clone();
+    let shutdown = ctx.svc.shutdown.clone();
+    // The sample runs on the I/O workers: a busy script cannot delay its timestamps.
+    let joined = ctx
+        .svc
+        .io
+        .spawn(async move { prober.probe_until(&req, shutdown.wait()).await })
+        .await;
+    let result = joined.unwrap_or_else(|e| {
+        let mut r = ProbeResult::new(url.as_str().into());
+        r.error = Some(ProbeError::new(
+            ErrorKind::Io,
+            format!("internal error in the probe of {url}: {e} (please report it)"),
+        ));
+        r
+    });
+    ctx.record_sample(&lua, &result);
+    convert::result_table(&lua, &result, &ctx.svc.location)
+}
+
+/// `perftest.parse_url(url)`: its parts, or nil and the reason.
+fn parse_url(lua: &Lua, url: String) -> mlua::Result<(Value, Option<String>)> {
+    match Target::parse(&url) {
+        Ok(t) => {
+            let tbl = lua.create_table()?;
+            tbl.set("url", &*t.display)?;
+            tbl.set(
+                "scheme",
+                match t.scheme {
+                    Scheme::Http => "http",
+                    Scheme::Https => "https",
+                },
+            )?;
+            tbl.set("host", t.host.as_str())?;
+            tbl.set("port", t.port)?;
+            tbl.set("path", t.path_and_query.as_str())?;
+            Ok((Value::Table(tbl), None))
+        }
+        Err(e) => Ok((Value::Nil, Some(e.0))),
+    }
+}
+
+/// `perftest.session()`: samples over one kept connection per origin (HTTP keep-alive).
+struct Session {
+    slot: std::sync::Arc<tokio::sync::Mutex<Option<Kept>>>,
+    thread: usize,
+    ctx: Rc<Ctx>,
+}
+
+impl UserData for Session {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        // Like perftest.probe, over the session's connection when it can be reused.
+        methods.add_async_method(
+            "probe",
+            |lua, this, (url, opts): (String, Option<Table>)| async move {
+                let req = convert::request(&url, opts.as_ref())
+                    .map_err(|e| rt(format!("session:probe: {e}")))?;
+                let svc = &this.ctx.svc;
+                let (prober, shutdown, slot) =
+                    (svc.prober.clone(), svc.shutdown.clone(), this.slot.clone());
+                let result = svc
+                    .io
+                    .spawn_on(this.thread, async move {
+                        let mut slot = slot.lock().await;
+                        prober.probe_kept(&req, &mut slot, shutdown.wait()).await
+                    })
+                    .await
+                    .map_err(|e| rt(format!("session:probe: internal error: {e}")))?;
+                this.ctx.record_sample(&lua, &result);
+                convert::result_table(&lua, &result, &svc.location)
+            },
+        );
+        // Closes the kept connection; the next probe opens a new one.
+        methods.add_async_method("close", |_, this, ()| async move {
+            this.slot.lock().await.take();
+            Ok(())
+        });
+        methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
+            Ok(format!("session on I/O thread {}", this.thread))
+        });
+    }
+}
