@@ -333,7 +333,7 @@ end)
     let line = wait_for_line(&mut err, "internal error");
     assert!(
         line.starts_with(&format!(
-            "perftest: task 1: {path}:4: internal error: injected fault (src/engine/api.rs:"
+            "perftest: task 1: {path}:4: internal error: injected fault (src/engine/process_api.rs:"
         )) && line.trim_end().ends_with(") (please report it)"),
         "{line}"
     );
