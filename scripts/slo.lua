@@ -3,12 +3,16 @@
 -- threshold fails (as k6 does), 0 when all hold.
 --
 -- perftest run slo [-n N] [-d S] [--p95 MS] [--p99 MS] [--errors RATE] [-t 'METRIC EXPR']...
---                  [--jsonl] [-k] [--cacert FILE] [--http2] [--timeout S] URL...
+--                  [--check EXPR]... [--jsonl] [-k] [--cacert FILE] [--http2] [--timeout S] URL...
 --
 -- --p95 and --p99 bound Total; --errors bounds the failure rate (default 0.01, i.e. under 1%);
 -- -t adds any threshold in k6's grammar: -t 'first p(99) < 500' -t 'tls max < 100'.
 -- Metrics: dns tcp tls first lastb total size (avg min med max stddev p(N)), errors and ok
--- (rate), samples (count).
+-- (rate), samples (count), checks (rate).
+-- --check adds a condition every sample must meet, a Lua expression with the result's fields in
+-- scope, Gatus style: --check 'status == 200' --check 'json().status == "UP"'
+-- --check 'cert.days_left > 14' --check 'body:find("ok")'. A sample that fails one counts as
+-- failed (in --errors); the summary lists each check with its passes and failures.
 local perftest = require "perftest"
 local cli = require "perftest.cli"
 
@@ -22,6 +26,7 @@ local args = cli.parse(perftest.args, cli.with_probe_options {
     { nil, "p99", "MS", "Total's p(99) must stay under MS", type = "number" },
     { nil, "errors", "RATE", "the failure rate must stay under RATE", type = "number", default = 0.01 },
     { "t", "threshold", "'METRIC EXPR'", "another threshold, e.g. 'first p(99) < 500' (repeatable)", type = "list" },
+    cli.CHECK_OPTION,
     { "j", "jsonl", nil, "print each summary as one JSON line", type = "flag" },
   },
   positional = { name = "URL", min = 1 },
@@ -38,12 +43,15 @@ cli.thresholds(args.threshold, thresholds)
 local ok, err = pcall(perftest.thresholds, thresholds)
 if not ok then perftest.exit(2, "perftest run slo: " .. tostring(err):gsub("^.-:%d+: ", "")) end
 local opts = cli.probe_opts(args)
+local checks, reads_body = cli.checks(args.check, "perftest run slo")
+if reads_body then opts.keep_body = true end
 
 local function gate(url)
   local stats = perftest.stats { name = url, thresholds = thresholds }
   local tick = perftest.every(args.delay)
   for i = 1, args.count do
     local r = perftest.probe(url, opts)
+    if checks then stats:check(r, checks) end
     stats:add(r)
     if r.error and r.error_kind ~= "interrupted" then perftest.eprint(r.error) end
     if i == args.count or not tick:next() then break end

@@ -46,6 +46,10 @@ pub const STDLIB: &[(&str, &str)] = &[
         include_str!("../../stdlib/perftest/repl.lua"),
     ),
     (
+        "perftest.conditions",
+        include_str!("../../stdlib/perftest/conditions.lua"),
+    ),
+    (
         "perftest.alert",
         include_str!("../../stdlib/perftest/alert.lua"),
     ),

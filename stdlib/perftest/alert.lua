@@ -19,29 +19,15 @@ local Rule = {}
 Rule.__index = Rule
 Rule.__tostring = function(r) return ("alert %q (%s)"):format(r.name, r.active and "firing" or "ok") end
 
--- The result's fields: in a condition they hide globals of the same name even when absent
--- (`error` is nil for a successful sample, not Lua's error function).
-local FIELDS = {}
-for name in ("url final_url start dns tcp tls first lastb total status version size truncated reused "
-  .. "remote port location ok error error_kind headers tls_version cipher alpn cert attempts "
-  .. "redirects redirect_time hops body body_truncated"):gmatch("%S+") do FIELDS[name] = true end
+local conditions = require "perftest.conditions"
 
 --- A condition from a string: a Lua expression over the result's fields (total, status,
---- error, first...), e.g. "total > 300 or error".
+--- error, first..., json()), e.g. "total > 300 or error".
 local function compile(name, expr)
-  local current
-  local env = setmetatable({}, {
-    __index = function(_, k)
-      if FIELDS[k] then return current[k] end
-      return _G[k]
-    end,
-  })
-  local f, err = load("return (" .. expr .. ")", "=alert " .. name, "t", env)
+  local f, err = conditions.compile(expr)
   if not f then error(("alert %q: condition %q: %s"):format(name, expr, err), 0) end
   return function(r)
-    current = r
-    local ok, v = pcall(f)
-    current = nil
+    local ok, v = pcall(f, r)
     if not ok then error(("alert %q: condition %q: %s"):format(name, expr, v), 0) end
     return v and v ~= false
   end

@@ -157,6 +157,23 @@ function M.probe_opts(args)
   }
 end
 
+--- The --check option, Gatus-style conditions every sample must meet.
+M.CHECK_OPTION = { nil, "check", "EXPR",
+  "a Lua condition each sample must meet, the result's fields in scope and json() bound: 'status == 200', 'json().status == \"UP\"', 'cert.days_left > 14', 'body:find(\"ok\")' (repeatable; one that reads the body keeps it)",
+  type = "list" }
+
+--- stats:check's table from --check expressions (nil when none) and whether one reads the
+--- body; an expression that does not compile ends the run (exit 2) with a line naming it.
+function M.checks(list, name)
+  if not list or #list == 0 then return nil, false end
+  local conditions = require "perftest.conditions"
+  local checks, expr, err = conditions.checks(list)
+  if not checks then
+    perftest.exit(2, ("%s: --check '%s': %s"):format(name or "perftest", expr, err))
+  end
+  return checks, conditions.any_reads_body(list)
+end
+
 --- Thresholds from '-t "METRIC EXPR"' strings, as a perftest.stats thresholds table.
 function M.thresholds(list, into)
   into = into or {}
