@@ -9,13 +9,21 @@
 -- (CloudWatch), -W (a webhook; HTTP_JSON_WEBHOOK), -A/-M (SMS; RESPONSE_THRESHOLD).
 --
 -- perftest run monitor [-d S] [--window S] [-t 'METRIC EXPR']... [--targets FILE] [-j|--jsonl]
---                      [--cert-warn-days N] [-p PORT | --listen ADDR] [-c] [-W URL] [-A MS [-M S]] [URL...]
+--                      [--check EXPR]... [--cert-warn-days N] [-p PORT | --listen ADDR] [-c] [-W URL]
+--                      [-A MS [-M S]] [URL...]
+--
+-- --check adds a condition every sample must meet, a Lua expression with the result's fields in
+-- scope, Gatus style: --check 'status == 200' --check 'json().status == "UP"'
+-- --check 'cert.days_left > 14' --check 'body:find("ok")'. A sample that fails one is a failed
+-- sample, "check failed: EXPR" (in errors thresholds, alerts and the row's error); the summary
+-- lists each check with its passes and failures.
 --
 -- --targets FILE: one URL per line (# comments), or a Lua file returning a table of targets:
 --   return {
 --     "https://example.com/",
 --     { url = "https://api.example.com/health", every = 5, opts = { timeout = 2 },
---       thresholds = { total = {"p(95) < 300"}, errors = {"rate < 0.05"} } },
+--       thresholds = { total = {"p(95) < 300"}, errors = {"rate < 0.05"} },
+--       checks = { 'json().status == "UP"' } },                 -- besides every --check
 --   }
 local perftest = require "perftest"
 local cli = require "perftest.cli"
@@ -33,6 +41,7 @@ local args = cli.parse(perftest.args, publishing.with_options(cli.with_probe_opt
     { "n", "count", "N", "stop after N samples of each target (0: until stopped)", type = "int", default = 0 },
     { "j", "jsonl", nil, "a JSON line per sample instead of the TSV row", type = "flag" },
     { "q", "quiet", nil, "no row per sample: only state changes and summaries", type = "flag" },
+    cli.CHECK_OPTION,
     { nil, "cert-warn-days", "N", "a line when a target's certificate chain expires within N days (0: never)", type = "int", default = 14 },
     { nil, "remote-write", "URL", "push the /metrics series to this Prometheus remote-write URL (or PERFTEST_REMOTE_WRITE)", type = "string" },
   },
@@ -50,6 +59,9 @@ local function add(t)
   end
   local _, err = perftest.parse_url(t.url)
   if err then perftest.exit(2, "perftest run monitor: " .. err) end
+  if t.checks ~= nil and type(t.checks) ~= "table" then
+    perftest.exit(2, ("perftest run monitor: %s: checks is a list of expressions"):format(t.url))
+  end
   targets[#targets + 1] = t
 end
 for _, u in ipairs(args.positional) do add(u) end
@@ -73,6 +85,16 @@ if args.targets then
   end
 end
 if #targets == 0 then perftest.exit(2, "perftest run monitor: no targets: give URLs or --targets FILE (see --help)") end
+
+-- A target's checks: every --check, then its own; compiled before the first sample, so a
+-- mistake ends the run at once (exit 2, naming the expression).
+local function target_checks(t)
+  local list = {}
+  for _, e in ipairs(args.check) do list[#list + 1] = e end
+  for _, e in ipairs(t.checks or {}) do list[#list + 1] = e end
+  return cli.checks(list, "perftest run monitor")
+end
+for _, t in ipairs(targets) do t.compiled_checks, t.reads_body = target_checks(t) end
 
 local out = publishing.start(publishing.from_args(args), { name = "perftest run monitor" })
 
@@ -105,6 +127,7 @@ end
 local function watch(t, offset)
   local opts = {}
   for k, v in pairs(common) do opts[k] = v end
+  if t.reads_body then opts.keep_body = true end
   for k, v in pairs(t.opts or {}) do opts[k] = v end
   local spec = t.thresholds or default_thresholds
   local checks = next(spec) and perftest.thresholds(spec) or nil
@@ -119,6 +142,7 @@ local function watch(t, offset)
     local r = perftest.probe(t.url, opts)
     if r.error_kind == "interrupted" then break end
     n = n + 1
+    if t.compiled_checks then stats:check(r, t.compiled_checks) end
     stats:add(r)
     if not args.quiet then
       print(args.jsonl and classic.json_row(n, r) or classic.row(n, r))

@@ -180,3 +180,160 @@ fn bad_checks_are_named_at_the_callers_line() {
         );
     }
 }
+
+#[test]
+fn slo_checks_what_a_page_says_and_fails_when_it_changes() {
+    let api = common::api::Api::start();
+    let url = api.url("/health");
+    let gate = |extra: &[&str]| {
+        let mut args = vec!["run", "slo", "-n", "3", "-d", "0"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        run(&args)
+    };
+    let checks = [
+        "--check",
+        "status == 200",
+        "--check",
+        "json().status == \"UP\"",
+    ];
+    let (code, out, err) = gate(&checks);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("  checks    100.00% · ✓ 6 ✗ 0\n"), "{out}");
+    assert!(out.contains("    ✓ json().status == \"UP\"\n"), "{out}");
+
+    api.set_health("DOWN");
+    let (code, out, err) = gate(&checks);
+    assert_eq!(
+        code, 99,
+        "failed checks fail the errors threshold: {out}{err}"
+    );
+    assert!(out.contains("failed 3 (check 3)"), "{out}");
+    assert!(
+        out.contains("    ✗ json().status == \"UP\"\n      ↳ 0% — ✓ 0 / ✗ 3\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("  total ")),
+        "a sample only a check failed keeps its phases: {out}"
+    );
+    assert_eq!(
+        err.matches("check failed: json().status == \"UP\"").count(),
+        3,
+        "{err}"
+    );
+    assert_eq!(api.requests().len(), 6);
+}
+
+#[test]
+fn a_check_that_reads_the_body_keeps_it_and_only_then() {
+    let api = common::api::Api::start();
+    let url = api.url("/health");
+    // Not naming the body: the probe keeps none.
+    let (code, out, err) = run(&[
+        "run",
+        "slo",
+        "-n",
+        "1",
+        "--check",
+        "rawget(r, 'bo' .. 'dy') == nil",
+        &url,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    for check in [
+        "body ~= nil",
+        "r.body:find('UP')",
+        "#json().status == 2 or true",
+    ] {
+        let (code, out, err) = run(&["run", "slo", "-n", "1", "--check", check, &url]);
+        assert_eq!(code, 0, "{check}: {out}{err}");
+    }
+}
+
+#[test]
+fn a_bad_check_expression_is_a_one_line_usage_error() {
+    let api = common::api::Api::start();
+    for scenario in ["slo", "monitor"] {
+        let (code, out, err) = run(&[
+            "run",
+            scenario,
+            "--check",
+            "status = 200",
+            &api.url("/health"),
+        ]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert_eq!(
+            err.trim(),
+            format!("perftest run {scenario}: --check 'status = 200': ')' expected near '='")
+        );
+        let (code, help, _) = run(&["run", scenario, "--help"]);
+        assert_eq!(code, 0);
+        assert!(
+            help.contains("--check EXPR") && help.contains("json().status == \"UP\""),
+            "{help}"
+        );
+    }
+    assert!(api.requests().is_empty(), "nothing was probed");
+}
+
+#[test]
+fn monitor_checks_every_sample_and_fails_when_the_content_changes() {
+    let api = common::api::Api::start();
+    let mut cmd = common::perftest();
+    cmd.args([
+        "run",
+        "monitor",
+        "-j",
+        "-d",
+        "0.05",
+        "-w",
+        "60",
+        "-t",
+        "errors rate == 0",
+        "--check",
+        "json().status == \"UP\"",
+        &api.url("/health"),
+    ]);
+    let mut m = common::Running::start(cmd);
+    let failed = |l: &str| l.contains("\"error\":\"check failed: json().status == \\\"UP\\\"\"");
+    m.wait_for(3, |l| {
+        l.starts_with("{\"n\":") && l.contains("\"error\":null")
+    });
+    api.set_health("DOWN");
+    m.wait_for(3, failed);
+    m.signal("INT");
+    let (code, out, err) = m.finish(std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("    ✗ json().status == \"UP\"\n"), "{out}");
+    assert!(
+        err.contains("FAILING") && err.contains("errors rate == 0"),
+        "the failed checks fail the rolling errors threshold: {err}"
+    );
+}
+
+#[test]
+fn checks_read_the_certificate() {
+    let pki = common::tls::TestPki::new(&[]);
+    let t = Target::https(&pki);
+    let (code, out, err) = run(&[
+        "run",
+        "slo",
+        "-n",
+        "2",
+        "-d",
+        "0",
+        "--cacert",
+        pki.ca_pem_path.to_str().unwrap(),
+        "--check",
+        "cert.days_left > 14",
+        "--check",
+        "cert.days_left < 14",
+        &t.url("/page"),
+    ]);
+    assert_eq!(code, 99, "{out}{err}");
+    assert!(out.contains("    ✓ cert.days_left > 14\n"), "{out}");
+    assert!(
+        out.contains("    ✗ cert.days_left < 14\n      ↳ 0% — ✓ 0 / ✗ 2\n"),
+        "{out}"
+    );
+}

@@ -103,7 +103,8 @@ pub fn run(
 }
 
 /// A failed check fails the sample: `ok` false and, unless the probe itself failed (whose
-/// reason says more), `error` "check failed: NAME[, NAME...]" of kind "check".
+/// reason says more), `error` "check failed: NAME[, NAME...]" of kind "check" (whose phases
+/// the statistics still count).
 fn mark_failed(r: &Table, outcomes: &[(String, bool)]) -> mlua::Result<()> {
     let failed: Vec<&str> = outcomes
         .iter()
@@ -116,7 +117,7 @@ fn mark_failed(r: &Table, outcomes: &[(String, bool)]) -> mlua::Result<()> {
     r.raw_set("ok", false)?;
     if r.raw_get::<Value>("error")?.is_nil() {
         r.raw_set("error", format!("check failed: {}", failed.join(", ")))?;
-        r.raw_set("error_kind", "check")?;
+        r.raw_set("error_kind", crate::stats::CHECK_FAILED)?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! rolling window. Shared by summaries, thresholds and the metrics endpoint. Knows no Lua.
 //!
 //! Phase statistics count successful samples only (a refused connection's 0.1 ms "TCP" is not
-//! a fast handshake); failures are counted by kind and in the error rate.
+//! a fast handshake), and samples whose response came whole but failed a check (their phases
+//! are real measurements); failures are counted by kind and in the error rate.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -12,6 +13,9 @@ mod checks;
 mod sparse;
 
 pub use checks::Checks;
+
+/// The error kind of a sample that only a check failed: a complete response, timed.
+pub const CHECK_FAILED: &str = "check";
 use sparse::Sparse;
 
 /// The phases and the other trends a sample carries, in the order users read them.
@@ -165,6 +169,8 @@ struct WindowSample {
     start: f64,
     values: [u32; 7],
     ok: bool,
+    /// Its phases count (see [`CHECK_FAILED`]).
+    timed: bool,
     status: u16,
     kind: Option<u8>,
 }
@@ -235,13 +241,16 @@ impl Stats {
             *self.statuses.entry(s.status).or_default() += 1;
         }
         let mut units = [0u32; 7];
-        if s.ok {
-            self.ok += 1;
+        let timed = s.ok || s.error_kind.as_deref() == Some(CHECK_FAILED);
+        if timed {
             for (i, v) in s.values.iter().enumerate() {
                 let u = (v.max(0.0) * scale(i)).round() as u64;
                 units[i] = u.min(u32::MAX as u64) as u32;
                 self.trends[i].record(u);
             }
+        }
+        if s.ok {
+            self.ok += 1;
         } else {
             let kind = s.error_kind.clone().unwrap_or_else(|| "error".to_string());
             *self.errors.entry(kind).or_default() += 1;
@@ -261,6 +270,7 @@ impl Stats {
                 start: s.start,
                 values: units,
                 ok: s.ok,
+                timed,
                 status: s.status,
                 kind,
             });
@@ -399,7 +409,7 @@ impl Stats {
             Scope::Window { now } => {
                 let mut values: Vec<u32> = self
                     .kept(now)
-                    .filter(|k| k.ok)
+                    .filter(|k| k.timed)
                     .map(|k| k.values[trend])
                     .collect();
                 if let Agg::Count = agg {
@@ -557,6 +567,25 @@ mod tests {
         assert_eq!(s.error_rate(Scope::Run), 0.5);
         let total = trend_index("total").unwrap();
         assert_eq!(s.aggregate(total, &Agg::Min, Scope::Run), Some(10.0));
+    }
+
+    #[test]
+    fn a_sample_only_a_check_failed_keeps_its_phases() {
+        let mut s = Stats::new("t", Some(Duration::from_secs(60)));
+        s.add(&sample(0.0, 10.0, true));
+        s.add(&Sample {
+            ok: false,
+            error_kind: Some(CHECK_FAILED.into()),
+            ..sample(1.0, 30.0, true)
+        });
+        s.add(&sample(2.0, 0.5, false));
+        let total = trend_index("total").unwrap();
+        for scope in [Scope::Run, Scope::Window { now: 2.0 }] {
+            assert_eq!(s.failed(scope), 2);
+            assert_eq!(s.errors(scope).get(CHECK_FAILED), Some(&1));
+            assert_eq!(s.aggregate(total, &Agg::Max, scope), Some(30.0));
+            assert_eq!(s.aggregate(total, &Agg::Min, scope), Some(10.0));
+        }
     }
 
     #[test]

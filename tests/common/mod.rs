@@ -2,6 +2,7 @@
 //! HTTP/2 target, and a DNS server that answers late, wrongly or never.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod dns;
 pub mod hostile;
 pub mod moto;
