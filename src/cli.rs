@@ -85,11 +85,13 @@ impl Cli {
     /// take `run monitor -q URL`'s `-q` as perftest's own, never handing it to the scenario.
     pub fn from_list(args: Vec<std::ffi::OsString>) -> Cli {
         let mut run = 1;
-        while args
-            .get(run)
-            .is_some_and(|a| matches!(a.to_str(), Some("-q" | "-v" | "-V")))
-        {
-            run += 1;
+        while let Some(a) = args.get(run).and_then(|a| a.to_str()) {
+            match a {
+                "-q" | "-v" | "-V" => run += 1,
+                "--color" => run += 2,
+                _ if a.starts_with("--color=") => run += 1,
+                _ => break,
+            }
         }
         let script_args: Option<Vec<String>> = (args.get(run).is_some_and(|a| a == "run")
             && args.len() > run + 1)
@@ -485,6 +487,19 @@ pub struct Classic {
     /// More verbose: also the probe's debug log
     #[arg(short = 'V', global = true, hide_short_help = true)]
     pub very_verbose: bool,
+
+    /// Colour: auto, always or never [default: auto]
+    ///
+    /// auto colours a terminal unless NO_COLOR is set (or CLICOLOR=0); CLICOLOR_FORCE colours
+    /// a pipe too. A scenario takes it after its name as well.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        global = true,
+        hide_possible_values = true
+    )]
+    pub color: Option<crate::color::When>,
 
     /// Do not verify TLS certificates (as curl -k)
     #[arg(short = 'k', long = "insecure")]

@@ -23,10 +23,11 @@
 //! Around them: `cli` (the command line; the classic flags become `perftest.args` for the
 //! bundled `scripts/default.lua`), `io_pool` (one current-thread runtime per core, where
 //! samples run), `shutdown` (the stop signal), `output` (stdout and stderr that survive a
-//! closed pipe), `location` (From_Location), `limits` (the open-file limit), `panics` (a
-//! panic as one line and exit 70), `healthcheck` (`perftest healthcheck`), `plot` (`perftest
-//! plot`: percentiles over time per location from `--jsonl` rows or Prometheus, as PNG, SVG or
-//! CSV; nothing a probe runs reaches it).
+//! closed pipe), `color` (when to write colour: `--color`, NO_COLOR, CLICOLOR_FORCE),
+//! `location` (From_Location), `limits` (the open-file limit), `panics` (a panic as one line
+//! and exit 70), `healthcheck` (`perftest healthcheck`), `plot` (`perftest plot`: percentiles
+//! over time per location from `--jsonl` rows or Prometheus, as PNG, SVG or CSV; nothing a
+//! probe runs reaches it).
 //!
 //! A sample flows: script -> `perftest.probe` -> [`probe::Prober::probe_until`] on an I/O
 //! thread -> [`probe::ProbeResult`] -> a Lua table -> the script prints, aggregates
@@ -83,6 +84,7 @@ macro_rules! input_error {
 mod output;
 mod bench_load;
 mod cli;
+mod color;
 mod engine;
 mod figures;
 mod healthcheck;
@@ -126,6 +128,9 @@ pub fn main() -> std::process::ExitCode {
 /// Runs what the command line asks for and returns the process exit code.
 fn run(cli: cli::Cli) -> i32 {
     panics::install_hook();
+    if let Some(when) = cli.classic.color {
+        color::set(when);
+    }
     // A fault outside any script, for the test of exit 70; debug builds only.
     #[cfg(debug_assertions)]
     if std::env::var_os("PERFTEST_TEST_PANIC").is_some_and(|v| v == "outside") {
@@ -302,7 +307,7 @@ fn init_logging(verbosity: u8) {
                 .with_writer(|| output::Stderr)
                 // Its own complaint about a failed write would go to the same stderr.
                 .log_internal_errors(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_ansi(color::stderr())
                 .with_target(false),
         )
         .with(targets)

@@ -368,6 +368,11 @@ function perftest.isatty() end
 ---@return string
 function perftest.color(text, color) end
 
+---Whether stdout takes colour (--color, NO_COLOR, CLICOLOR_FORCE, a terminal); sets the choice first if given.
+---@param when? "auto"|"always"|"never"
+---@return boolean
+function perftest.colors(when) end
+
 ---Samples over kept connections (keep-alive).
 ---@return perftest.Session
 function perftest.session() end

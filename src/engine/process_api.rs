@@ -1,5 +1,5 @@
 //! The process as a script sees it: `perftest.args`, `env`, `location`, `version`, `exit`,
-//! `eprint`, `isatty`, `color`, `parse_classic`; and `print`, `io.write` and `os.exit` through
+//! `eprint`, `isatty`, `color`, `colors`, `parse_classic`; and `print`, `io.write` and `os.exit` through
 //! perftest, so output order holds when piped and a closed pipe ends the run cleanly.
 
 use std::rc::Rc;
@@ -27,7 +27,12 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>, script_args: Value) -> mlua
         lua,
         "parse_classic",
         |lua, list: Vec<String>| match crate::cli::parse_classic(&list) {
-            Ok(classic) => args::classic_table(lua, &classic),
+            Ok(classic) => {
+                if let Some(when) = classic.color {
+                    crate::color::set(when);
+                }
+                args::classic_table(lua, &classic)
+            }
             Err(e) => {
                 let _ = e.print();
                 Err(mlua::Error::external(ExitRequest(e.exit_code())))
@@ -39,6 +44,16 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>, script_args: Value) -> mlua
     })?;
     api.function(lua, "color", |_, (text, name): (String, String)| {
         colored(&text, &name)
+    })?;
+    // perftest.colors([when]): sets "auto", "always" or "never"; true if stdout takes colour.
+    api.function(lua, "colors", |_, when: Option<String>| {
+        if let Some(w) = when {
+            let w = crate::color::When::parse(&w).ok_or_else(|| {
+                mlua::Error::runtime(format!("perftest.colors: '{w}': give auto, always or never"))
+            })?;
+            crate::color::set(w);
+        }
+        Ok(crate::color::stdout())
     })?;
 
     // A fault to inject, for the tests of what a panic under a Lua call does; debug builds
@@ -84,9 +99,9 @@ fn exit_status(n: f64) -> mlua::Result<i32> {
     }
 }
 
-/// True when stdout is a terminal and NO_COLOR is unset: the only time colour is written.
+/// Whether colour goes to stdout (`--color`, NO_COLOR, CLICOLOR_FORCE, a terminal).
 pub fn stdout_colors() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    crate::color::stdout()
 }
 
 /// `perftest.color(text, "green")`: the text in that colour when stdout takes colour, else as is.

@@ -41,6 +41,12 @@ local function fail(spec, msg)
   perftest.exit(2, ("%s: %s (see --help)"):format(name, msg))
 end
 
+local function by_long_of(spec)
+  local by_long = {}
+  for _, o in ipairs(spec.options) do by_long[o[2]] = o end
+  return by_long
+end
+
 local function help(spec)
   local lines = { "Usage: " .. spec.usage, "" }
   if spec.about then lines[#lines + 1] = spec.about; lines[#lines + 1] = "" end
@@ -50,6 +56,9 @@ local function help(spec)
     local left = (short and ("-" .. short .. ", ") or "    ") .. "--" .. long .. (meta and (" " .. meta) or "")
     local default = o.default ~= nil and (" [default: " .. tostring(o.default) .. "]") or ""
     lines[#lines + 1] = ("  %-30s %s%s"):format(left, text, default)
+  end
+  if not by_long_of(spec).color then
+    lines[#lines + 1] = ("  %-30s %s"):format("    --color WHEN", "colour: auto, always or never [default: auto]")
   end
   lines[#lines + 1] = ("  %-30s %s"):format("-h, --help", "show this help")
   print(table.concat(lines, "\n"))
@@ -91,7 +100,16 @@ function M.parse(list, spec)
       name, value = a:match("^%-%-([^=]+)=(.*)$")
       name = name or a:sub(3)
       o = by_long[name]
-      if not o then fail(spec, ("unknown option '--%s'"):format(name)) end
+      if not o and name == "color" then
+        -- Every scenario takes perftest's own --color, unless it defines one itself.
+        if value == nil then i = i + 1; value = list[i] end
+        if not pcall(perftest.colors, value) then
+          fail(spec, ("--color '%s': give auto, always or never"):format(tostring(value)))
+        end
+        name = nil
+      elseif not o then
+        fail(spec, ("unknown option '--%s'"):format(name))
+      end
     elseif a:sub(1, 1) == "-" and #a > 1 and not tonumber(a) then
       name = a:sub(2, 2)
       o = by_short[name]
