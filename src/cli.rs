@@ -163,7 +163,9 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 5.0)]
         timeout: f64,
     },
-    /// Draw percentiles over time, one line per location, from --jsonl rows or Prometheus
+    /// Plot percentiles over time from --jsonl rows or Prometheus
+    ///
+    /// One line per location, as PNG, SVG or CSV.
     Plot(Box<PlotArgs>),
     /// List the bundled scenarios, or describe one
     ///
