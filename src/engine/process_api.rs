@@ -49,7 +49,9 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>, script_args: Value) -> mlua
     api.function(lua, "colors", |_, when: Option<String>| {
         if let Some(w) = when {
             let w = crate::color::When::parse(&w).ok_or_else(|| {
-                mlua::Error::runtime(format!("perftest.colors: '{w}': give auto, always or never"))
+                mlua::Error::runtime(format!(
+                    "perftest.colors: '{w}': give auto, always or never"
+                ))
             })?;
             crate::color::set(w);
         }
