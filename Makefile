@@ -18,7 +18,7 @@ NOW = $(shell date +%Y%m%d%H%M)
 RAFAY_CLI ?= rafay-cli
 
 .PHONY: all build release standalone run test test-deps lint fmt install install-extras docker docker-run \
-	push rafay-push check-image bench-accuracy soak bench clean
+	push rafay-push check-image bench-accuracy soak fuzz bench clean
 
 all: build
 
@@ -105,6 +105,20 @@ bench-accuracy:
 # An hour of the monitor at 100 probes a second in a bed of its own (root; SOAK_SECONDS=180 to try).
 soak:
 	./bench/soak
+
+# Each fuzz target for FUZZ_SECONDS (cargo-fuzz on stable, so no sanitizer: -s none). fuzz/ is
+# a workspace of its own: `make test` never builds it. Grown inputs go to fuzz/corpus/TARGET,
+# failures to fuzz/artifacts/TARGET; the seeds (fuzz/seeds, from the tests: fuzz/seeds.py).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= url options thresholds classic json response
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "make fuzz: needs cargo-fuzz (cargo install cargo-fuzz)"; exit 2; }
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t && \
+		echo "fuzz $$t for $(FUZZ_SECONDS) s" && \
+		$(CARGO) fuzz run -s none $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 || exit 1; \
+	done
 
 # The benchmark suite against curl, wrk, hey, oha and k6 (root; about 25 minutes).
 bench:

@@ -108,11 +108,7 @@ pub use publish::remote_write::proto as remote_write_proto;
 
 /// Entry points for the fuzz targets (fuzz/): the parsers that take outside input.
 #[doc(hidden)]
-pub mod fuzzing {
-    pub use crate::cli::{go_forms, parse_classic};
-    pub use crate::probe::{ProbeRequest, Target};
-    pub use crate::thresholds::Threshold;
-}
+pub mod fuzzing;
 
 use engine::{Script, ScriptArgs, Services};
 use shutdown::Shutdown;

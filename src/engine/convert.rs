@@ -7,7 +7,7 @@ use mlua::{Lua, Table, Value};
 use crate::probe::{ProbeRequest, ProbeResult, epoch, millis, seconds};
 
 /// Every key `perftest.probe` accepts in `opts`.
-const OPTION_KEYS: &[&str] = &[
+pub(crate) const OPTION_KEYS: &[&str] = &[
     "method",
     "headers",
     "body",

@@ -1,19 +1,19 @@
 //! The Lua runtime: one Lua state on the main thread, scripts as coroutines, probes as tokio
 //! tasks on the I/O workers that the coroutines await. Knows no sockets.
 
-mod args;
+pub(crate) mod args;
 mod checks_api;
 mod context;
-mod convert;
+pub(crate) mod convert;
 mod errors;
-mod json_api;
+pub(crate) mod json_api;
 mod load_api;
 mod probe_api;
 mod process_api;
 mod publish_api;
 mod remote_write_api;
 pub mod repl;
-mod result_api;
+pub(crate) mod result_api;
 pub mod scripts;
 mod serve_api;
 mod stats_api;

@@ -28,7 +28,7 @@ pub fn attach(lua: &Lua, t: &Table) -> mlua::Result<()> {
 }
 
 /// `r:json()`: the kept body decoded, or a message naming the byte where it stops being JSON.
-fn body_json(lua: &Lua, r: &Table) -> Result<Value, String> {
+pub(crate) fn body_json(lua: &Lua, r: &Table) -> Result<Value, String> {
     let body = match r.raw_get::<Value>("body").map_err(|e| e.to_string())? {
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Nil => {

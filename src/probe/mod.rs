@@ -658,3 +658,91 @@ impl<'a> Recorder<'a> {
         self.result
     }
 }
+
+/// A sample whose server is `response` over an in-memory connection (sent, then the
+/// connection closed): the response path without a socket, as the fuzz targets feed it.
+/// Times are real but mean nothing; a Location is joined as a redirect would be.
+#[doc(hidden)]
+pub async fn canned(req: &ProbeRequest, response: Vec<u8>, h2: bool) -> ProbeResult {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = &req.target;
+    let addr = SocketAddr::from(([127, 0, 0, 1], target.port));
+    let mut rec = Recorder::new(target, Instant::now());
+    let stamps = Stamps::shared();
+    if h2 {
+        stamps.lock().unwrap_or_else(|p| p.into_inner()).enable_h2();
+    }
+    rec.stamps = Some(stamps.clone());
+    rec.peer = Peer::Addr(addr);
+    rec.result.remote = Some(addr);
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let (mut from_client, mut to_client) = tokio::io::split(server);
+    // As a server would: the bytes once the request is in, then the connection closed; what
+    // the client sends is read to its end, so that none of its writes fails.
+    let server = async move {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request_is_in(&seen, h2) {
+            match from_client.read(&mut buf).await {
+                Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        let answer = async {
+            let _ = to_client.write_all(&response).await;
+            let _ = to_client.shutdown().await;
+        };
+        let drain = async { while matches!(from_client.read(&mut buf).await, Ok(n) if n > 0) {} };
+        tokio::join!(answer, drain);
+    };
+    let peer = rec.peer;
+    rec.enter(Phase::Wait);
+    let exchange = http::exchange(
+        client,
+        h2,
+        req,
+        target,
+        &peer,
+        stamps,
+        &mut rec.progress,
+        false,
+    );
+    let (outcome, ()) = tokio::join!(
+        async {
+            match tokio::time::timeout(req.timeout, exchange).await {
+                Ok(r) => r.map(|_| ()),
+                Err(_) => Err(ProbeError::new(ErrorKind::Timeout, "timeout")),
+            }
+        },
+        server
+    );
+    let outcome = outcome.map_err(|e| rec.fail_with(e));
+    let mut result = rec.finish(outcome);
+    if result.ok()
+        && (300..400).contains(&result.status)
+        && let Some(location) = header(&result.headers, "location")
+        && let Err(e) = target.join(&location)
+    {
+        result.error = Some(ProbeError::new(
+            ErrorKind::Http,
+            format!("http {}: bad redirect: {e}", target.display),
+        ));
+    }
+    result
+}
+
+/// True once `seen` holds a whole request head: HTTP/1.1's blank line, or after h2's preface a
+/// HEADERS frame.
+fn request_is_in(seen: &[u8], h2: bool) -> bool {
+    if !h2 {
+        return seen.windows(4).any(|w| w == b"\r\n\r\n");
+    }
+    let mut at = 24;
+    while let Some(head) = seen.get(at..at + 9) {
+        if head[3] == 1 {
+            return true;
+        }
+        at += 9 + (usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]));
+    }
+    false
+}
