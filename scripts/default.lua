@@ -143,10 +143,11 @@ end
 local cloudwatch
 if args.c then
   -- Sends every PERFTEST_CW_INTERVAL seconds (default 10); samples wait in a buffer between.
-  local ok, cw = pcall(perftest.cloudwatch, { interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "") })
+  local interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "")
+  local ok, cw = pcall(perftest.cloudwatch, classic.cloudwatch_options(interval))
   if ok then
     cloudwatch = cw
-    note("publishing to CloudWatch namespace \"Http Perf Demo\"")
+    note("publishing to CloudWatch namespace %q", classic.CLOUDWATCH_NAMESPACE)
   else
     perftest.eprint("perftest: CloudWatch: " .. reason(cw):gsub("^perftest%.cloudwatch: ", "") .. "; not publishing")
   end

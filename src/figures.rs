@@ -1,12 +1,11 @@
 //! Figures about this run that the web server shows: written by the engine and the publishers,
 //! read by /memstats and /metrics from another thread.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-/// What a publisher reports: items sent, dropped, still waiting.
-pub type PublisherFigures = Box<dyn Fn() -> (u64, u64, u64) + Send + Sync>;
+use crate::publish::{Counts, Publisher};
 
 /// The run's figures.
 pub struct Figures {
@@ -16,7 +15,7 @@ pub struct Figures {
     pub tasks_alive: AtomicU64,
     /// The Lua state's heap, refreshed by the Lua thread.
     pub lua_bytes: AtomicU64,
-    publishers: Mutex<Vec<(String, PublisherFigures)>>,
+    publishers: Mutex<Vec<Arc<dyn Publisher>>>,
 }
 
 impl Default for Figures {
@@ -39,24 +38,21 @@ impl std::fmt::Debug for Figures {
 }
 
 impl Figures {
-    /// Adds a publisher's figures under `name` ("cloudwatch", "webhook https://x/…").
-    pub fn add_publisher(&self, name: String, figures: PublisherFigures) {
+    /// Shows `publisher` from now on.
+    pub fn add_publisher(&self, publisher: Arc<dyn Publisher>) {
         self.publishers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((name, figures));
+            .push(publisher);
     }
 
-    /// Each publisher: name, sent, dropped, waiting.
-    pub fn publishers(&self) -> Vec<(String, u64, u64, u64)> {
+    /// Each publisher's kind, name and counts.
+    pub fn publishers(&self) -> Vec<(&'static str, String, Counts)> {
         self.publishers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(n, f)| {
-                let (s, d, w) = f();
-                (n.clone(), s, d, w)
-            })
+            .map(|p| (p.kind(), p.name(), p.counts()))
             .collect()
     }
 

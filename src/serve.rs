@@ -134,8 +134,8 @@ pub fn memstats(f: &Figures) -> serde_json::Value {
     let publishers: Vec<serde_json::Value> = f
         .publishers()
         .into_iter()
-        .map(|(name, sent, dropped, waiting)| {
-            serde_json::json!({ "name": name, "sent": sent, "dropped": dropped, "waiting": waiting })
+        .map(|(_, name, c)| {
+            serde_json::json!({ "name": name, "sent": c.sent, "dropped": c.dropped, "waiting": c.waiting })
         })
         .collect();
     serde_json::json!({

@@ -216,9 +216,9 @@ function Thresholds:check(stats) end
 ---@field aborted_by? string
 
 ---@class perftest.CloudWatchSpec
----@field namespace? string Default "Http Perf Demo".
+---@field namespace string Required (the classic -c's: perftest.classic.CLOUDWATCH_NAMESPACE, "Http Perf Demo").
 ---@field metrics? "phases"|table<string, string> Phase to metric name; default { total = "RespTime" }; "phases" publishes DNS, TCP, TLS, First, LastB, Total and Errors.
----@field dimensions? table<string, string>|fun(r: perftest.Result): table<string, string> Default: TestUrl, HTTP Resp Code, FromLocation.
+---@field dimensions? table<string, string>|fun(r: perftest.Result): table<string, string> Default: none (the classic -c's: perftest.classic.cloudwatch_dimensions).
 ---@field resolution? 1|60 Storage resolution, seconds.
 ---@field interval? number Seconds between sends (default 10).
 ---@field max_pending? integer Samples kept while CloudWatch is unreachable (default 100000).

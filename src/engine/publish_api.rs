@@ -12,19 +12,28 @@ use mlua::{Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 use super::context::Ctx;
 use super::errors::rt;
 use super::verbs::Api;
+use crate::figures::Figures;
+use crate::publish::Publisher;
 use crate::publish::cloudwatch::{CloudWatch, Config, SdkSink, Unit};
 use crate::publish::http::redact;
 use crate::publish::notify::{Channel, Message, Notifier};
 use crate::publish::webhook::Webhook;
+use std::cell::{OnceCell, RefCell};
 
 /// Everything the run publishes through, flushed at its end.
 #[derive(Default)]
 pub struct Publishers {
-    cloudwatch: std::cell::RefCell<Vec<Arc<CloudWatch>>>,
-    webhooks: std::cell::RefCell<Vec<Arc<Webhook>>>,
-    notifier: std::cell::OnceCell<Arc<Notifier>>,
-    pub(super) remote_writes:
-        std::cell::RefCell<Vec<Arc<crate::publish::remote_write::RemoteWrite>>>,
+    all: RefCell<Vec<Arc<dyn Publisher>>>,
+    /// The one alert queue every channel shares, made with the first channel.
+    notifier: OnceCell<Arc<Notifier>>,
+}
+
+impl Publishers {
+    /// Flushes `p` at the run's end, and shows it on /memstats from now on.
+    pub fn add(&self, figures: &Figures, p: Arc<dyn Publisher>) {
+        figures.add_publisher(p.clone());
+        self.all.borrow_mut().push(p);
+    }
 }
 
 /// How long the end of a run waits for publishers (PERFTEST_FLUSH_SECONDS, default 10).
@@ -40,69 +49,23 @@ fn flush_window() -> Duration {
 /// Flushes every publisher; reports what could not be delivered (always) and what was (-v).
 pub async fn finish(ctx: &Ctx) {
     let within = flush_window();
-    super::remote_write_api::finish(ctx, within).await;
-    let cws: Vec<Arc<CloudWatch>> = ctx.run.publishers.cloudwatch.borrow().clone();
-    for cw in cws {
-        let report = cw.flush(within).await;
-        let c = cw.counters();
-        if report.dropped > 0 {
-            errln!(
-                "perftest: cloudwatch: {} of {} samples could not be sent{}",
-                report.dropped,
-                c.recorded.load(Ordering::Relaxed),
-                report
-                    .last_error
-                    .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_else(|| format!(
-                        " (no call completed within the {}s flush window, PERFTEST_FLUSH_SECONDS)",
-                        within.as_secs_f64()
-                    ))
-            );
-        } else if ctx.svc.verbosity >= 2 {
-            errln!(
-                "perftest: cloudwatch: {} samples sent to namespace {:?} in {} calls",
-                c.sent.load(Ordering::Relaxed),
-                cw.namespace(),
-                c.calls.load(Ordering::Relaxed)
-            );
-        }
-    }
-    let hooks: Vec<Arc<Webhook>> = ctx.run.publishers.webhooks.borrow().clone();
-    for hook in hooks {
-        hook.queue.flush(within).await;
-        let c = &hook.queue.counters;
-        let dropped = c.dropped.load(Ordering::Relaxed);
-        if dropped > 0 {
-            errln!(
-                "perftest: webhook {}: {dropped} of {} posts could not be delivered{}",
-                hook.shown(),
-                c.queued.load(Ordering::Relaxed),
-                hook.queue
-                    .last_error()
-                    .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    if let Some(n) = ctx.run.publishers.notifier.get() {
-        n.queue.flush(within).await;
-        let dropped = n.queue.counters.dropped.load(Ordering::Relaxed);
-        if dropped > 0 {
-            errln!(
-                "perftest: alerts: {dropped} notifications could not be delivered{}",
-                n.queue
-                    .last_error()
-                    .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
-            );
+    let all: Vec<Arc<dyn Publisher>> = ctx.run.publishers.all.borrow().clone();
+    for p in all {
+        let flushed = p.flush(within).await;
+        let name = p.name();
+        if let Some(line) = flushed.failure(&name) {
+            errln!("perftest: {line}");
+        } else if ctx.svc.verbosity >= 2
+            && let Some(line) = flushed.success(&name)
+        {
+            errln!("perftest: {line}");
         }
     }
 }
 
-/// How a CloudWatch publisher names its dimensions.
+/// How a CloudWatch publisher names its dimensions (the classic tool's are the classic
+/// script's: perftest.classic.cloudwatch_dimensions).
 enum Dimensions {
-    /// The classic tool's: TestUrl, HTTP Resp Code (three digits, 500 for a failure), FromLocation.
-    Classic,
     Static(Vec<(String, String)>),
     Function(Function),
 }
@@ -159,25 +122,6 @@ fn string_pairs(t: &Table, what: &str) -> mlua::Result<Vec<(String, String)>> {
 impl LuaCloudWatch {
     fn dimensions_for(&self, r: &Table) -> mlua::Result<Vec<(String, String)>> {
         match &self.dimensions {
-            Dimensions::Classic => {
-                let failed = r.get::<Option<String>>("error")?.is_some();
-                let status: u16 = if failed {
-                    500
-                } else {
-                    r.get::<Option<u16>>("status")?.unwrap_or(0)
-                };
-                Ok(vec![
-                    (
-                        "TestUrl".into(),
-                        r.get::<Option<String>>("url")?.unwrap_or_default(),
-                    ),
-                    ("HTTP Resp Code".into(), format!("{status:03}")),
-                    (
-                        "FromLocation".into(),
-                        r.get::<Option<String>>("location")?.unwrap_or_default(),
-                    ),
-                ])
-            }
             Dimensions::Static(d) => Ok(d.clone()),
             Dimensions::Function(f) => match f.call::<Value>(r.clone())? {
                 Value::Table(t) => string_pairs(&t, "dimensions"),
@@ -285,9 +229,9 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
             )));
         }
     }
-    let namespace: String = spec
-        .get::<Option<String>>("namespace")?
-        .unwrap_or_else(|| "Http Perf Demo".into());
+    let namespace: String = spec.get::<Option<String>>("namespace")?.ok_or_else(|| {
+        rt("perftest.cloudwatch: give namespace = \"...\" (the classic -c's is perftest.classic.CLOUDWATCH_NAMESPACE)")
+    })?;
     let metrics = match spec.get::<Value>("metrics")? {
         Value::Nil => vec![("total".to_string(), "RespTime".to_string())],
         Value::String(s) if s.to_string_lossy() == "phases" => PHASE_METRICS
@@ -313,7 +257,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
         }
     };
     let dimensions = match spec.get::<Value>("dimensions")? {
-        Value::Nil => Dimensions::Classic,
+        Value::Nil => Dimensions::Static(Vec::new()),
         Value::Table(t) => Dimensions::Static(string_pairs(&t, "dimensions")?),
         Value::Function(f) => Dimensions::Function(f),
         other => {
@@ -354,20 +298,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
         },
         &runtime,
     ));
-    ctx.run.publishers.cloudwatch.borrow_mut().push(cw.clone());
-    let c = cw.clone();
-    ctx.svc.figures.add_publisher(
-        "cloudwatch".into(),
-        Box::new(move || {
-            let k = c.counters();
-            let (rec, sent, dropped) = (
-                k.recorded.load(Ordering::Relaxed),
-                k.sent.load(Ordering::Relaxed),
-                k.dropped.load(Ordering::Relaxed),
-            );
-            (sent, dropped, rec.saturating_sub(sent + dropped))
-        }),
-    );
+    ctx.run.publishers.add(&ctx.svc.figures, cw.clone());
     Ok(LuaCloudWatch {
         cw,
         metrics,
@@ -424,19 +355,7 @@ fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaW
         }
     };
     let hook = Arc::new(Webhook::start(&url, tls, ctx.svc.io.first()).map_err(|e| fail(&e))?);
-    ctx.run.publishers.webhooks.borrow_mut().push(hook.clone());
-    let h = hook.clone();
-    ctx.svc.figures.add_publisher(
-        format!("webhook {}", hook.shown()),
-        Box::new(move || {
-            let c = &h.queue.counters;
-            (
-                c.sent.load(Ordering::Relaxed),
-                c.dropped.load(Ordering::Relaxed),
-                c.outstanding.load(Ordering::Relaxed),
-            )
-        }),
-    );
+    ctx.run.publishers.add(&ctx.svc.figures, hook.clone());
     Ok(LuaWebhook(hook))
 }
 
@@ -555,18 +474,7 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
         .notifier
         .get_or_init(|| {
             let n = Arc::new(Notifier::start(ctx.svc.io.first()));
-            let q = n.clone();
-            ctx.svc.figures.add_publisher(
-                "alerts".into(),
-                Box::new(move || {
-                    let c = &q.queue.counters;
-                    (
-                        c.sent.load(Ordering::Relaxed),
-                        c.dropped.load(Ordering::Relaxed),
-                        c.outstanding.load(Ordering::Relaxed),
-                    )
-                }),
-            );
+            ctx.run.publishers.add(&ctx.svc.figures, n.clone());
             n
         })
         .clone();

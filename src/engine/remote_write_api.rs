@@ -213,53 +213,8 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
         RemoteWrite::start(metrics, config, ctx.svc.io.first())
             .map_err(|e| rt(format!("{WHO}: {e}")))?,
     );
-    ctx.run
-        .publishers
-        .remote_writes
-        .borrow_mut()
-        .push(rw.clone());
-    let r = rw.clone();
-    ctx.svc.figures.add_publisher(
-        format!("remote_write {}", rw.shown()),
-        Box::new(move || {
-            let c = r.counters();
-            (
-                c.sent.load(Ordering::Relaxed),
-                c.dropped.load(Ordering::Relaxed),
-                r.pending(),
-            )
-        }),
-    );
+    ctx.run.publishers.add(&ctx.svc.figures, rw.clone());
     Ok(LuaRemoteWrite(rw))
-}
-
-/// Flushes every remote write; reports what could not be sent (always) and what was (-v).
-pub(super) async fn finish(ctx: &Ctx, within: Duration) {
-    let all: Vec<Arc<RemoteWrite>> = ctx.run.publishers.remote_writes.borrow().clone();
-    for rw in all {
-        let report = rw.flush(within).await;
-        let c = rw.counters();
-        // Over the whole run: those the bound dropped during an outage count too.
-        let dropped = c.dropped.load(Ordering::Relaxed);
-        if dropped > 0 {
-            errln!(
-                "perftest: remote write {}: {dropped} of {} samples could not be sent{}",
-                rw.shown(),
-                c.recorded.load(Ordering::Relaxed),
-                report
-                    .last_error
-                    .map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
-            );
-        } else if ctx.svc.verbosity >= 2 {
-            errln!(
-                "perftest: remote write {}: {} samples sent in {} requests",
-                rw.shown(),
-                c.sent.load(Ordering::Relaxed),
-                c.calls.load(Ordering::Relaxed)
-            );
-        }
-    }
 }
 
 /// Registers `perftest.remote_write` (a URL alone, or a table of options).

@@ -510,6 +510,58 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+impl super::Publisher for CloudWatch {
+    fn kind(&self) -> &'static str {
+        "cloudwatch"
+    }
+
+    fn name(&self) -> String {
+        "cloudwatch".into()
+    }
+
+    fn counts(&self) -> super::Counts {
+        let k = self.counters();
+        let (recorded, sent, dropped) = (
+            k.recorded.load(Ordering::Relaxed),
+            k.sent.load(Ordering::Relaxed),
+            k.dropped.load(Ordering::Relaxed),
+        );
+        super::Counts {
+            sent,
+            dropped,
+            waiting: recorded.saturating_sub(sent + dropped),
+        }
+    }
+
+    fn flush(&self, within: Duration) -> Pin<Box<dyn Future<Output = super::Flushed> + Send + '_>> {
+        Box::pin(async move {
+            let report = CloudWatch::flush(self, within).await;
+            let c = self.counters();
+            super::Flushed {
+                noun: "samples",
+                verb: "sent",
+                delivered: c.sent.load(Ordering::Relaxed),
+                undelivered: report.dropped,
+                of: Some(c.recorded.load(Ordering::Relaxed)),
+                why: Some(report.last_error.map_or_else(
+                    || {
+                        format!(
+                            "no call completed within the {}s flush window, PERFTEST_FLUSH_SECONDS",
+                            within.as_secs_f64()
+                        )
+                    },
+                    |e| format!("last error: {e}"),
+                )),
+                how: Some(format!(
+                    " to namespace {:?} in {} calls",
+                    self.namespace(),
+                    c.calls.load(Ordering::Relaxed)
+                )),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -426,14 +426,13 @@ fn run_families(fig: &Figures) -> Vec<Family> {
     ];
     let mut sent = Vec::new();
     let mut dropped = Vec::new();
-    for (name, s, d, _) in fig.publishers() {
-        let kind = name
-            .split_whitespace()
-            .next()
-            .unwrap_or("publisher")
-            .to_string();
-        sent.push((vec![("publisher", kind.clone())], Value::Scalar(s as f64)));
-        dropped.push((vec![("publisher", kind)], Value::Scalar(d as f64)));
+    for (kind, _, c) in fig.publishers() {
+        let kind = kind.to_string();
+        sent.push((
+            vec![("publisher", kind.clone())],
+            Value::Scalar(c.sent as f64),
+        ));
+        dropped.push((vec![("publisher", kind)], Value::Scalar(c.dropped as f64)));
     }
     if !sent.is_empty() {
         out.push(Family {

@@ -3,6 +3,7 @@
 //! (tokens, webhook paths) never appear in what perftest prints.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -242,6 +243,39 @@ async fn run_command(argv: &[String], msg: &Message) -> Result<(), (String, bool
         Ok(Ok(status)) => Err((format!("command {program}: {status}"), true)),
         Ok(Err(e)) => Err((format!("command {program}: {e}"), true)),
         Err(_) => Err((format!("command {program}: still running after 30 s"), true)),
+    }
+}
+
+impl super::Publisher for Notifier {
+    fn kind(&self) -> &'static str {
+        "alerts"
+    }
+
+    fn name(&self) -> String {
+        "alerts".into()
+    }
+
+    fn counts(&self) -> super::Counts {
+        self.queue.counts()
+    }
+
+    fn flush(
+        &self,
+        within: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = super::Flushed> + Send + '_>> {
+        Box::pin(async move {
+            self.queue.flush(within).await;
+            let c = &self.queue.counters;
+            super::Flushed {
+                noun: "notifications",
+                verb: "delivered",
+                delivered: c.sent.load(Ordering::Relaxed),
+                undelivered: c.dropped.load(Ordering::Relaxed),
+                of: None,
+                why: self.queue.last_error().map(|e| format!("last error: {e}")),
+                how: None,
+            }
+        })
     }
 }
 

@@ -116,4 +116,14 @@ impl<T: Send + 'static> Queue<T> {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+
+    /// The counts /memstats shows.
+    pub fn counts(&self) -> super::Counts {
+        let c = &self.counters;
+        super::Counts {
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            waiting: c.outstanding.load(Ordering::Relaxed),
+        }
+    }
 }

@@ -405,6 +405,45 @@ async fn send_all(s: &Shared) -> Option<()> {
     }
 }
 
+impl super::Publisher for RemoteWrite {
+    fn kind(&self) -> &'static str {
+        "remote_write"
+    }
+
+    fn name(&self) -> String {
+        format!("remote write {}", self.shown())
+    }
+
+    fn counts(&self) -> super::Counts {
+        let c = self.counters();
+        super::Counts {
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            waiting: self.pending(),
+        }
+    }
+
+    fn flush(
+        &self,
+        within: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = super::Flushed> + Send + '_>> {
+        Box::pin(async move {
+            let report = RemoteWrite::flush(self, within).await;
+            let c = self.counters();
+            super::Flushed {
+                noun: "samples",
+                verb: "sent",
+                delivered: c.sent.load(Ordering::Relaxed),
+                // Over the whole run: those the bound dropped during an outage count too.
+                undelivered: c.dropped.load(Ordering::Relaxed),
+                of: Some(c.recorded.load(Ordering::Relaxed)),
+                why: report.last_error.map(|e| format!("last error: {e}")),
+                how: Some(format!(" in {} requests", c.calls.load(Ordering::Relaxed))),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `-W URL`: every sample POSTed as JSON, through a bounded queue that never holds up probing;
 //! each POST is retried with backoff; what cannot be delivered is counted.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -72,5 +73,38 @@ impl Webhook {
     /// The URL without its secrets, for reports.
     pub fn shown(&self) -> String {
         http::redact(&self.url)
+    }
+}
+
+impl super::Publisher for Webhook {
+    fn kind(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn name(&self) -> String {
+        format!("webhook {}", self.shown())
+    }
+
+    fn counts(&self) -> super::Counts {
+        self.queue.counts()
+    }
+
+    fn flush(
+        &self,
+        within: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = super::Flushed> + Send + '_>> {
+        Box::pin(async move {
+            self.queue.flush(within).await;
+            let c = &self.queue.counters;
+            super::Flushed {
+                noun: "posts",
+                verb: "delivered",
+                delivered: c.sent.load(Ordering::Relaxed),
+                undelivered: c.dropped.load(Ordering::Relaxed),
+                of: Some(c.queued.load(Ordering::Relaxed)),
+                why: self.queue.last_error().map(|e| format!("last error: {e}")),
+                how: None,
+            }
+        })
     }
 }

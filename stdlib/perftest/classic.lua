@@ -20,6 +20,25 @@ function M.status(r)
   return r.status
 end
 
+--- The classic tool's CloudWatch namespace.
+M.CLOUDWATCH_NAMESPACE = "Http Perf Demo"
+
+--- The classic tool's CloudWatch dimensions: TestUrl, HTTP Resp Code (three digits, 500 for a
+--- failed sample), FromLocation.
+function M.cloudwatch_dimensions(r)
+  return {
+    TestUrl = r.url or "",
+    ["HTTP Resp Code"] = ("%03d"):format(M.status(r) or 0),
+    FromLocation = r.location or "",
+  }
+end
+
+--- perftest.cloudwatch's options for the classic -c: its namespace, metric RespTime (the
+--- default) and dimensions, sent every `interval` seconds (nil: 10).
+function M.cloudwatch_options(interval)
+  return { namespace = M.CLOUDWATCH_NAMESPACE, dimensions = M.cloudwatch_dimensions, interval = interval }
+end
+
 -- A tab, CR or LF (from REP_LOCATION, say) would add columns or rows: a space in the TSV.
 local function cell(s) return (s:gsub("[\t\r\n]", " ")) end
 

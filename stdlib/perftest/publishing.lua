@@ -9,6 +9,7 @@
 --   -- after each sample:
 --   out:add(r, function() return classic.json_row(n, r) end)
 local perftest = require "perftest"
+local classic = require "perftest.classic"
 
 local M = {}
 
@@ -92,10 +93,11 @@ function M.start(conf, how)
   -- HTTP Resp Code and FromLocation; sent every PERFTEST_CW_INTERVAL seconds (default 10).
   local cloudwatch
   if conf.cloudwatch then
-    local ok, cw = pcall(perftest.cloudwatch, { interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "") })
+    local interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "")
+    local ok, cw = pcall(perftest.cloudwatch, classic.cloudwatch_options(interval))
     if ok then
       cloudwatch = cw
-      note("publishing to CloudWatch namespace \"Http Perf Demo\"")
+      note(("publishing to CloudWatch namespace %q"):format(classic.CLOUDWATCH_NAMESPACE))
     else
       warn("CloudWatch: " .. reason(cw):gsub("^perftest%.cloudwatch: ", "") .. "; not publishing")
     end
