@@ -18,6 +18,7 @@
 ---@field resolve? string Connect to this IP instead of resolving the name.
 ---@field ip? "v4"|"v6"|"any" Address family.
 ---@field max_body? integer Stop reading the body after this many bytes.
+---@field tcp_info? boolean Read the socket's TCP_INFO as the sample ends (default true; perftest.load: false).
 ---@field keep_body? boolean|integer Keep the body's first N bytes as `r.body` (true: 1 MiB); all of it is still read and timed.
 ---@field dns_server? string Ask this name server ("IP" or "IP:PORT").
 
@@ -29,6 +30,17 @@
 ---@field sans string[] Subject alternative names: DNS names and IP addresses.
 ---@field chain_not_after integer The earliest expiry among the certificates the server sent, epoch seconds.
 ---@field chain_days_left integer Whole days until chain_not_after (watch this: an intermediate can lapse first).
+
+---@class perftest.TcpInfo The kernel's view of the connection as the sample ended (TCP_INFO).
+---@field rtt number Smoothed round trip, ms.
+---@field rttvar number Its mean deviation, ms.
+---@field min_rtt? number Lowest round trip seen, ms (Linux 4.6+).
+---@field retransmits integer Retransmission timeouts not yet recovered from.
+---@field total_retrans integer Segments retransmitted since the connection opened.
+---@field lost integer Segments presumed lost now.
+---@field cwnd integer Congestion window, segments.
+---@field pmtu integer Path MTU, bytes.
+---@field delivery_rate? integer Bytes per second (Linux 4.9+).
 
 ---@class perftest.Attempt
 ---@field addr string An address that was tried and failed.
@@ -56,6 +68,7 @@
 ---@field size integer Body bytes received.
 ---@field truncated? boolean The body was cut at max_body.
 ---@field body? string With keep_body: the body's first bytes (e.g. `r.body:find("ok")`).
+---@field tcp_info? perftest.TcpInfo e.g. `r.tcp_info.total_retrans > 0`.
 ---@field body_truncated? boolean r.body is not the whole body (keep_body's limit, max_body, or a read that failed part-way).
 ---@field reused? boolean Sent over a kept connection (session, load --reuse).
 ---@field remote? string The IP that answered.

@@ -711,6 +711,12 @@ fn jsonl_rows_have_every_field() {
         for k in ["timestamp", "dns", "tcp", "tls", "first", "lastb", "total"] {
             assert!(v[k].is_number(), "{k} in {line}");
         }
+        let tcp = &v["tcp_info"];
+        assert!(tcp["rtt"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+        assert!(tcp["cwnd"].as_u64().is_some_and(|n| n > 0), "{line}");
+        for k in ["rttvar", "retransmits", "total_retrans", "lost", "pmtu"] {
+            assert!(tcp[k].is_number(), "tcp_info.{k} in {line}");
+        }
     }
     let s: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
     assert_eq!(s["summary"], url.as_str());

@@ -422,3 +422,50 @@ print(pcall(perftest.probe, url, {{ form = {{ a = {{ {{}} }} }} }}))
     );
     assert_eq!(seen[2].body, b"[1,2]");
 }
+
+#[test]
+fn tcp_info_reaches_the_result_and_metrics_and_a_load_reads_it_only_when_asked() {
+    let t = Target::http();
+    let src = format!(
+        r#"
+local addr = perftest.serve {{ listen = "127.0.0.1:0" }}
+local r = perftest.probe("{probe}")
+local i = r.tcp_info
+print(i.rtt > 0, i.rttvar >= 0, i.cwnd > 0, i.pmtu > 0, math.type(i.total_retrans), math.type(i.retransmits), math.type(i.lost))
+print(perftest.probe("{probe}", {{ tcp_info = false }}).tcp_info)
+perftest.load {{ url = "{plain}", requests = 3, concurrency = 1 }}
+perftest.load {{ url = "{asked}", requests = 4, concurrency = 1, opts = {{ tcp_info = true }} }}
+io.write(perftest.probe("http://" .. addr .. "/metrics", {{ keep_body = true }}).body)
+"#,
+        probe = t.url("/page?size=100"),
+        plain = t.url("/plain"),
+        asked = t.url("/asked"),
+    );
+    let path = scripts(&[("tcp.lua", &src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("true\ttrue\ttrue\ttrue\tinteger\tinteger\tinteger")
+    );
+    assert_eq!(lines.next(), Some("nil"));
+    let metrics: String = lines.map(|l| format!("{l}\n")).collect();
+    let samples = common::prom::parse(&metrics);
+    let rtt_count = |target: &str| {
+        samples
+            .iter()
+            .find(|s| s.name == "perftest_tcp_rtt_seconds_count" && s.labels["target"] == target)
+            .map(|s| s.value)
+    };
+    assert_eq!(rtt_count(&t.url("/page")), Some(1.0), "{out}");
+    assert_eq!(rtt_count(&t.url("/plain")), None, "not asked: {out}");
+    assert_eq!(rtt_count(&t.url("/asked")), Some(4.0), "{out}");
+    let retrans = samples
+        .iter()
+        .find(|s| {
+            s.name == "perftest_tcp_retransmits_total" && s.labels["target"] == t.url("/asked")
+        })
+        .expect("a counter beside the histogram");
+    assert_eq!(retrans.value, 0.0, "loopback loses nothing");
+}

@@ -679,3 +679,62 @@ async fn a_body_is_kept_over_http2_and_over_a_kept_connection() {
         assert!(r.body_truncated);
     }
 }
+
+/// The fields a loopback connection must show: a round trip, a window, an MTU; loopback
+/// loses nothing, so no retransmission is under way.
+fn assert_plausible_tcp_info(r: &ProbeResult) -> perftest::probe::TcpInfo {
+    let i = r.tcp_info.expect("TCP_INFO read");
+    assert!(i.rtt > Duration::ZERO, "{i:?}");
+    assert!(i.rtt < Duration::from_secs(1), "{i:?}");
+    assert!(i.cwnd > 0, "{i:?}");
+    assert!(i.pmtu >= 576, "{i:?}");
+    assert!(i.min_rtt.is_some_and(|m| m <= i.rtt), "{i:?}");
+    assert_eq!(i.retransmits, 0, "{i:?}");
+    assert!(i.sample_retrans <= i.total_retrans, "{i:?}");
+    i
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_info_is_read_when_asked_and_only_then() {
+    let t = Target::http();
+    let mut q = req(&t.url("/page?size=20000"));
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    assert_eq!(r.tcp_info, None, "not asked for");
+
+    q.tcp_info = true;
+    let r = Prober::new().probe(&q).await;
+    assert!(r.ok(), "{:?}", r.error);
+    let i = assert_plausible_tcp_info(&r);
+    assert!(i.delivery_rate.is_some(), "{i:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_info_is_read_over_tls_on_a_kept_connection_and_after_a_timeout() {
+    let pki = TestPki::new(&["http/1.1"]);
+    let t = Target::https(&pki);
+    let mut q = req(&t.url("/page?size=5000"));
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    q.tcp_info = true;
+    let prober = Prober::new();
+    let mut slot = None;
+    for reused in [false, true] {
+        let r = prober
+            .probe_kept(&q, &mut slot, std::future::pending())
+            .await;
+        assert!(r.ok(), "{:?}", r.error);
+        assert_eq!(r.reused, reused);
+        let i = assert_plausible_tcp_info(&r);
+        if reused {
+            assert_eq!(i.sample_retrans, 0, "this sample's own: {i:?}");
+        }
+    }
+    // A sample cut short closes its socket before it ends: the reading taken at the close.
+    let mut q = req(&t.url("/hang"));
+    q.tls.cacert = Some(pki.ca_pem_path.clone());
+    q.tcp_info = true;
+    q.timeout = Duration::from_millis(300);
+    let r = prober.probe(&q).await;
+    assert_eq!(r.error.as_ref().map(|e| e.kind), Some(ErrorKind::Timeout));
+    assert_plausible_tcp_info(&r);
+}

@@ -434,6 +434,10 @@ fn the_repl_evaluates_lines_from_stdin() {
         out.contains("  first ") && out.contains("  total "),
         "a small waterfall: {out}"
     );
+    assert!(
+        out.contains("  socket rtt ") && out.contains(", cwnd "),
+        "the socket's TCP_INFO under it: {out}"
+    );
     assert!(!out.contains("table: 0x"), "{out}");
 }
 

@@ -23,12 +23,15 @@ pub(crate) const OPTION_KEYS: &[&str] = &[
     "ip",
     "max_body",
     "keep_body",
+    "tcp_info",
     "dns_server",
 ];
 
 /// Builds a request from a URL and an optional `opts` table; the error names the bad option.
 pub fn request(url: &str, opts: Option<&Table>) -> Result<ProbeRequest, String> {
     let mut req = ProbeRequest::new(url)?;
+    // A script's samples carry TCP_INFO unless told not to (perftest.load turns it off).
+    req.tcp_info = true;
     let Some(opts) = opts else {
         return Ok(req);
     };
@@ -223,6 +226,7 @@ fn set_option(req: &mut ProbeRequest, key: &str, value: Value) -> Result<(), Str
             }
             req.max_body = Some(n as u64);
         }
+        "tcp_info" => req.tcp_info = boolean(key, &value)?,
         "keep_body" => {
             req.keep_body = match value {
                 Value::Boolean(true) => Some(crate::probe::KEEP_BODY_DEFAULT),
@@ -324,6 +328,9 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
     if r.reused {
         t.set("reused", true)?;
     }
+    if let Some(tcp) = &r.tcp_info {
+        t.set("tcp_info", tcp_info_table(lua, tcp)?)?;
+    }
     if let Some(addr) = r.remote {
         t.set("remote", addr.ip().to_string())?;
         t.set("port", addr.port())?;
@@ -402,5 +409,24 @@ pub fn result_table(lua: &Lua, r: &ProbeResult, location: &str) -> mlua::Result<
         t.set("hops", hops)?;
     }
     super::result_api::attach(lua, &t)?;
+    Ok(t)
+}
+
+/// `r.tcp_info`: times in ms as the phases are, counts as the kernel gives them.
+fn tcp_info_table(lua: &Lua, i: &crate::probe::TcpInfo) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 9)?;
+    t.set("rtt", millis(i.rtt))?;
+    t.set("rttvar", millis(i.rttvar))?;
+    if let Some(min) = i.min_rtt {
+        t.set("min_rtt", millis(min))?;
+    }
+    t.set("retransmits", i.retransmits)?;
+    t.set("total_retrans", i.total_retrans)?;
+    t.set("lost", i.lost)?;
+    t.set("cwnd", i.cwnd)?;
+    t.set("pmtu", i.pmtu)?;
+    if let Some(rate) = i.delivery_rate {
+        t.set("delivery_rate", rate)?;
+    }
     Ok(t)
 }

@@ -38,8 +38,13 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         .get::<Option<String>>("url")?
         .ok_or_else(|| rt("perftest.load: give url = \"https://...\""))?;
     let opts: Option<Table> = t.get("opts")?;
-    let request =
+    let mut request =
         convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
+    // The hot loop reads no TCP_INFO unless the script asks (opts.tcp_info = true).
+    request.tcp_info = match &opts {
+        Some(o) => o.get::<Option<bool>>("tcp_info")? == Some(true),
+        None => false,
+    };
     if request.keep_body.is_some() {
         return Err(rt(
             "perftest.load: opts.keep_body: a load keeps no bodies; use perftest.probe or a session to read one",

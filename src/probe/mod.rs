@@ -7,6 +7,7 @@ mod http;
 mod request;
 mod result;
 mod target;
+mod tcp_info;
 mod timed_io;
 mod tls;
 mod wire_time;
@@ -26,6 +27,7 @@ pub use result::{
     millis, printable,
 };
 pub use target::{Scheme, Target};
+pub use tcp_info::TcpInfo;
 pub use tls::{TlsOptions, client_config as tls_client_config};
 
 use dns::Dns;
@@ -161,6 +163,7 @@ impl Prober {
             // A connection the server closed meanwhile is not a failed sample: open another.
             if kept.sender.ready().await.is_ok() {
                 let mut rec = Recorder::new(&req.target, start);
+                rec.tcp_info = req.tcp_info;
                 rec.result.reused = true;
                 rec.result.remote = Some(kept.remote);
                 rec.result.tls = kept.tls.clone();
@@ -216,6 +219,7 @@ impl Prober {
         keep: &mut Option<Option<Kept>>,
     ) -> ProbeResult {
         let mut rec = Recorder::new(target, start);
+        rec.tcp_info = req.tcp_info;
         let want_keep = keep.is_some();
         let outcome = tokio::select! {
             r = self.run(req, target, &mut rec, want_keep) => r,
@@ -292,7 +296,7 @@ impl Prober {
         let peer = rec.peer;
         let stamps = Stamps::shared();
         rec.stamps = Some(stamps.clone());
-        let tcp = StampedTcp::new(tcp, stamps.clone());
+        let tcp = StampedTcp::new(tcp, stamps.clone(), req.tcp_info);
 
         match target.scheme {
             Scheme::Http => Box::pin(self.exchange(tcp, req, target, &peer, rec, keep)).await,
@@ -512,6 +516,8 @@ struct Recorder<'a> {
     stamps: Option<SharedStamps>,
     progress: Progress,
     failure: Option<Instant>,
+    /// Read TCP_INFO at the end.
+    tcp_info: bool,
 }
 
 impl<'a> Recorder<'a> {
@@ -525,6 +531,7 @@ impl<'a> Recorder<'a> {
             stamps: None,
             progress: Progress::default(),
             failure: None,
+            tcp_info: false,
         }
     }
 
@@ -643,6 +650,11 @@ impl<'a> Recorder<'a> {
             &mut p.lastb,
         ] {
             *d = Duration::from_micros(d.as_micros() as u64);
+        }
+        if self.tcp_info
+            && let Some(stamps) = &self.stamps
+        {
+            self.result.tcp_info = stamps.lock().unwrap_or_else(|p| p.into_inner()).tcp_info();
         }
         self.result.status = self.progress.status;
         self.result.version = self.progress.version;

@@ -58,6 +58,8 @@ pub struct ProbeRequest {
     pub max_body: Option<u64>,
     /// Keep up to this many bytes of the body in the result; the rest is still read and timed.
     pub keep_body: Option<usize>,
+    /// Read the socket's TCP_INFO as the sample ends (`ProbeResult::tcp_info`).
+    pub tcp_info: bool,
     /// Ask this name server instead of the system's.
     pub dns_server: Option<SocketAddr>,
 }
@@ -78,6 +80,7 @@ impl ProbeRequest {
             ip: IpFamily::Any,
             max_body: None,
             keep_body: None,
+            tcp_info: false,
             dns_server: None,
         })
     }

@@ -182,6 +182,9 @@ pub struct ProbeResult {
     pub reused: bool,
     /// A name lookup ran (not for an IP literal, a pinned address or a kept connection).
     pub looked_up: bool,
+    /// The kernel's view of the connection as the sample ended, when asked (`tcp_info`) and a
+    /// connection was made.
+    pub tcp_info: Option<super::TcpInfo>,
     pub error: Option<ProbeError>,
 }
 
@@ -206,6 +209,7 @@ impl ProbeResult {
             redirects: Vec::new(),
             reused: false,
             looked_up: false,
+            tcp_info: None,
             error: None,
         }
     }

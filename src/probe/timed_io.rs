@@ -18,6 +18,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::tcp_info::TcpInfo;
+
 /// The instants that bound First and LastB, filled in as bytes move.
 #[derive(Debug, Default)]
 pub struct Stamps {
@@ -36,6 +38,12 @@ pub struct Stamps {
     h2: Option<(FrameScanner, FrameScanner)>,
     /// HTTP/2: the stream of the request being timed (set by its HEADERS frame going out).
     stream: Option<u32>,
+    /// The TCP socket's descriptor while it is open, when TCP_INFO was asked for.
+    pub tcp_fd: Option<std::os::fd::RawFd>,
+    /// The last TCP_INFO reading, taken as the socket closed.
+    pub tcp_info_at_close: Option<TcpInfo>,
+    /// `total_retrans` as the previous sample on this connection reported it.
+    retrans_reported: u32,
 }
 
 /// The stamps shared between the wrapper (inside hyper) and the probe.
@@ -63,6 +71,18 @@ impl Stamps {
         self.end_stream = None;
         self.wire_rx = None;
         self.stream = None;
+    }
+
+    /// The connection's TCP_INFO now if its socket is open, else as it closed; the lock held
+    /// by the caller keeps the socket from closing meanwhile.
+    pub fn tcp_info(&mut self) -> Option<TcpInfo> {
+        let mut info = match self.tcp_fd {
+            Some(fd) => super::tcp_info::read(fd),
+            None => self.tcp_info_at_close,
+        }?;
+        info.sample_retrans = info.total_retrans.saturating_sub(self.retrans_reported);
+        self.retrans_reported = info.total_retrans;
+        Some(info)
     }
 
     /// When the body's last byte arrived, as far as is known now.

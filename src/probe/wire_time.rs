@@ -252,18 +252,38 @@ pub struct StampedTcp {
     kernel: bool,
     /// Whether a short read may mark the socket drained (see `poll_read`).
     one_driver_thread: bool,
+    /// The descriptor is registered in the stamps for TCP_INFO (see `tcp_info.rs`).
+    tcp_info: bool,
 }
 
 impl StampedTcp {
-    pub fn new(inner: TcpStream, stamps: SharedStamps) -> StampedTcp {
+    /// Wraps `inner`; with `tcp_info`, its descriptor is registered in `stamps` so that the
+    /// sample's end can read TCP_INFO while the socket is open.
+    pub fn new(inner: TcpStream, stamps: SharedStamps, tcp_info: bool) -> StampedTcp {
         let kernel = enable_rx_timestamps(inner.as_raw_fd());
         let one_driver_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        if tcp_info {
+            stamps.lock().unwrap_or_else(|p| p.into_inner()).tcp_fd = Some(inner.as_raw_fd());
+        }
         StampedTcp {
             inner,
             stamps,
             kernel,
             one_driver_thread,
+            tcp_info,
+        }
+    }
+}
+
+impl Drop for StampedTcp {
+    fn drop(&mut self) {
+        // Before the socket closes (its fields drop after this): withdraw the descriptor,
+        // under the lock a reader holds, keeping a last reading for a sample not yet finished.
+        if self.tcp_info {
+            let mut s = self.stamps.lock().unwrap_or_else(|p| p.into_inner());
+            s.tcp_info_at_close = super::tcp_info::read(self.inner.as_raw_fd());
+            s.tcp_fd = None;
         }
     }
 }

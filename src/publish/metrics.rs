@@ -149,6 +149,10 @@ struct Series {
     /// When the last sample ended, seconds since the epoch.
     last_time: f64,
     earliest_expiry: Option<i64>,
+    /// The kernel's smoothed round trip at each sample's end (TCP_INFO).
+    tcp_rtt: Option<Histogram>,
+    /// Segments retransmitted, summed over samples.
+    retransmits: u64,
 }
 
 impl Series {
@@ -163,6 +167,8 @@ impl Series {
             last_status: 0,
             last_time: 0.0,
             earliest_expiry: None,
+            tcp_rtt: None,
+            retransmits: 0,
         }
     }
 }
@@ -221,6 +227,13 @@ impl Metrics {
         if r.status != 0 {
             *s.classes.entry(r.status / 100).or_default() += 1;
         }
+        // Failed samples too: a timeout's retransmissions are the point.
+        if let Some(tcp) = &r.tcp_info {
+            s.tcp_rtt
+                .get_or_insert_with(|| Histogram::new(&Layout::Adaptive))
+                .observe(tcp.rtt.as_secs_f64());
+            s.retransmits += u64::from(tcp.sample_retrans);
+        }
         match &r.error {
             Some(e) => {
                 s.failed += 1;
@@ -263,6 +276,8 @@ impl Metrics {
         let mut status = Vec::new();
         let mut expiry = Vec::new();
         let mut last = Vec::new();
+        let mut tcp_rtt = Vec::new();
+        let mut retransmits = Vec::new();
         {
             let mut all = self.series.lock().unwrap_or_else(|p| p.into_inner());
             for ((target, location), s) in all.iter_mut() {
@@ -300,6 +315,17 @@ impl Metrics {
                     expiry.push((base(), Value::Scalar(e as f64)));
                 }
                 last.push((base(), Value::Scalar(s.last_time)));
+                if let Some(h) = &mut s.tcp_rtt {
+                    tcp_rtt.push((
+                        base(),
+                        Value::Histogram {
+                            sum: h.sum(),
+                            count: h.count(),
+                            buckets: h.buckets(),
+                        },
+                    ));
+                    retransmits.push((base(), Value::Scalar(s.retransmits as f64)));
+                }
             }
         }
         let mut out = vec![
@@ -350,6 +376,18 @@ impl Metrics {
                 help: "When the last sample ended, seconds since the epoch",
                 kind: Kind::Gauge,
                 rows: last,
+            },
+            Family {
+                name: "perftest_tcp_rtt_seconds",
+                help: "The kernel's smoothed round trip of the connection as each sample ended (TCP_INFO tcpi_rtt)",
+                kind: Kind::Histogram,
+                rows: tcp_rtt,
+            },
+            Family {
+                name: "perftest_tcp_retransmits",
+                help: "TCP segments retransmitted during samples (TCP_INFO tcpi_total_retrans, per sample)",
+                kind: Kind::Counter,
+                rows: retransmits,
             },
         ];
         out.retain(|f| !f.rows.is_empty());
@@ -591,6 +629,47 @@ mod tests {
             .find(|f| f.name == "perftest_probe_ssl_earliest_cert_expiry")
             .unwrap();
         assert_eq!(expiry.value, 2e9);
+    }
+
+    #[test]
+    fn tcp_info_feeds_a_round_trip_histogram_and_a_retransmit_counter() {
+        let m = Metrics::new(Arc::new(Figures::default()), Buckets::default());
+        m.observe(&sample("http://x.test/"), "Oslo");
+        assert!(
+            !m.render().contains("perftest_tcp_"),
+            "no series without readings"
+        );
+        for (rtt, retrans, failed) in [(40, 0, false), (52, 2, true)] {
+            let mut r = sample("http://x.test/");
+            r.tcp_info = Some(crate::probe::TcpInfo {
+                rtt: Duration::from_millis(rtt),
+                total_retrans: retrans + 5,
+                sample_retrans: retrans,
+                ..Default::default()
+            });
+            if failed {
+                r.error = Some(crate::probe::ProbeError::new(ErrorKind::Timeout, "timeout"));
+            }
+            m.observe(&r, "Oslo");
+        }
+        let flat = m.flat();
+        let value = |name: &str| flat.iter().find(|f| f.name == name).map(|f| f.value);
+        assert_eq!(value("perftest_tcp_rtt_seconds_count"), Some(2.0));
+        assert!((value("perftest_tcp_rtt_seconds_sum").unwrap() - 0.092).abs() < 1e-9);
+        assert_eq!(
+            value("perftest_tcp_retransmits_total"),
+            Some(2.0),
+            "the samples' own retransmissions, not the connection's running total"
+        );
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE perftest_tcp_rtt_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE perftest_tcp_retransmits_total counter"),
+            "{text}"
+        );
     }
 
     #[test]

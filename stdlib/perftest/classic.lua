@@ -122,7 +122,20 @@ function M.json_row(n, r)
     ',"url":', q(r.url),
     ',"error":', r.error and q(r.error) or "null",
     ',"error_kind":', r.error_kind and q(r.error_kind) or "null",
+    r.tcp_info and (',"tcp_info":' .. M.tcp_info_json(r.tcp_info)) or "",
     '}' })
+end
+
+local TCP_FIELDS = { "rtt", "rttvar", "min_rtt", "retransmits", "total_retrans", "lost", "cwnd", "pmtu", "delivery_rate" }
+
+--- r.tcp_info as a JSON object (times in ms), the fields this kernel gave.
+function M.tcp_info_json(t)
+  local parts = {}
+  for _, k in ipairs(TCP_FIELDS) do
+    local v = t[k]
+    if v then parts[#parts + 1] = ('"%s":%s'):format(k, math.type(v) == "integer" and v or ms(v)) end
+  end
+  return "{" .. table.concat(parts, ",") .. "}"
 end
 
 --- A running summary for one URL.

@@ -26,6 +26,14 @@ function M.result(r)
     at = at + v
   end
   lines[#lines + 1] = ("  %-6s %9.3f ms (TCP + TLS + First + LastB)"):format("total", r.total)
+  local i = r.tcp_info
+  if i then
+    -- The kernel's view of the connection as the sample ended (TCP_INFO).
+    local rate = i.delivery_rate and (", %.1f MB/s"):format(i.delivery_rate / 1e6) or ""
+    lines[#lines + 1] = ("  socket rtt %.3f ms (±%.3f%s), cwnd %d, pmtu %d, retrans %d, lost %d%s"):format(
+      i.rtt, i.rttvar, i.min_rtt and (", min %.3f"):format(i.min_rtt) or "", i.cwnd, i.pmtu,
+      i.total_retrans, i.lost, rate)
+  end
   if r.cert then
     lines[#lines + 1] = ("  cert   %s, %d days left"):format(r.cert.subject, r.cert.days_left)
   end
