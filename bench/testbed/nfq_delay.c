@@ -8,7 +8,12 @@
  * or a packet arrives. The delay is constant, so the packets wait in a FIFO ring.
  *
  *   cc -O2 -o nfq_delay nfq_delay.c
- *   nfq_delay --queue 0 --delay-ms 20 --stats FILE
+ *   nfq_delay --queue 0 --delay-ms 20 --stats FILE [--drop-percent P [--seed N]]
+ *
+ * --drop-percent drops that share of the queued packets (each one independently, from a
+ * seeded generator so a run can be repeated), as netem's loss would: TCP then retransmits,
+ * and what that costs shows in the phases and in the socket's TCP_INFO. Only this C delayer
+ * drops; nfq_delay.py has no such option.
  *
  * Stats (packets, hold-time min/mean/p50/p99/max in microseconds, packets held over 1 ms too
  * long) are written to FILE every second and on exit, so the applied delay is measured.
@@ -40,7 +45,9 @@ struct held { uint64_t due_ns, t0_ns; uint32_t id; };
 static struct held ring[RING];
 static uint32_t head, tail;
 static uint32_t hist[BUCKETS];
-static uint64_t count, late_1ms;
+static uint64_t count, late_1ms, dropped;
+static uint32_t drop_below; /* a packet is dropped when its draw is below this (of 2^32) */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
 static double sum_us, min_us = 1e18, max_us;
 static volatile sig_atomic_t stop;
 static int fd;
@@ -117,6 +124,21 @@ static void unbind_queue(void) {
     send(fd, buf, msg(buf, NFQNL_MSG_CONFIG, 0, a, n), 0);
 }
 
+/* xorshift64*: fast, and the same sequence for the same --seed. */
+static uint32_t draw(void) {
+    rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
+    return (uint32_t)((rng * 0x2545f4914f6cdd1du) >> 32);
+}
+
+/* Drops one packet at once (a verdict of its own: the ring holds only delayed packets). */
+static void drop(uint32_t id) {
+    char buf[64], a[16];
+    struct nfqnl_msg_verdict_hdr v = { htonl(NF_DROP), htonl(id) };
+    size_t alen = attr(a, NFQA_VERDICT_HDR, &v, sizeof v);
+    if (send(fd, buf, msg(buf, NFQNL_MSG_VERDICT, 0, a, alen), 0) < 0 && errno != ENOBUFS) die("drop send");
+    dropped++;
+}
+
 /* Reads every message the socket holds and queues its packets. */
 static void receive(uint64_t delay_ns) {
     static char buf[1 << 20];
@@ -136,7 +158,8 @@ static void receive(uint64_t delay_ns) {
                 if (a->nla_len < NLA_HDRLEN) break;
                 if ((a->nla_type & NLA_TYPE_MASK) == NFQA_PACKET_HDR) {
                     struct nfqnl_msg_packet_hdr *ph = (void *)(p + NLA_HDRLEN);
-                    if (tail - head < RING) ring[tail++ % RING] = (struct held){ now + delay_ns, now, ntohl(ph->packet_id) };
+                    if (drop_below && draw() < drop_below) drop(ntohl(ph->packet_id));
+                    else if (tail - head < RING) ring[tail++ % RING] = (struct held){ now + delay_ns, now, ntohl(ph->packet_id) };
                     break;
                 }
                 p += NLA_ALIGN(a->nla_len);
@@ -190,7 +213,8 @@ static void write_stats(const char *path, double delay_ms) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return;
-    fprintf(f, "{\"queue\": %u, \"delay_ms\": %.3f, \"packets\": %llu", qnum, delay_ms, (unsigned long long)count);
+    fprintf(f, "{\"queue\": %u, \"delay_ms\": %.3f, \"packets\": %llu, \"dropped\": %llu", qnum, delay_ms,
+            (unsigned long long)count, (unsigned long long)dropped);
     if (count)
         fprintf(f, ", \"hold_us_min\": %.1f, \"hold_us_mean\": %.1f, \"hold_us_p50\": %llu, \"hold_us_p99\": %llu, "
                    "\"hold_us_max\": %.1f, \"late_over_1ms\": %llu",
@@ -204,15 +228,19 @@ static void write_stats(const char *path, double delay_ms) {
 static void on_signal(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv) {
-    double delay_ms = -1;
+    double delay_ms = -1, drop_pct = 0;
     const char *stats = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--queue")) qnum = (uint16_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--delay-ms")) delay_ms = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--stats")) stats = argv[i + 1];
+        else if (!strcmp(argv[i], "--drop-percent")) drop_pct = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed")) rng = strtoull(argv[i + 1], NULL, 10) * 2 + 1;
         else { fprintf(stderr, "nfq_delay: unknown option %s\n", argv[i]); return 2; }
     }
-    if (delay_ms < 0) { fprintf(stderr, "usage: nfq_delay --delay-ms MS [--queue N] [--stats FILE]\n"); return 2; }
+    if (delay_ms < 0) { fprintf(stderr, "usage: nfq_delay --delay-ms MS [--queue N] [--stats FILE] [--drop-percent P] [--seed N]\n"); return 2; }
+    if (drop_pct < 0 || drop_pct > 100) { fprintf(stderr, "nfq_delay: --drop-percent %g: give 0 to 100\n", drop_pct); return 2; }
+    drop_below = (uint32_t)(drop_pct / 100 * 4294967295.0);
     uint64_t delay_ns = (uint64_t)(delay_ms * 1e6);
 
     fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
@@ -228,7 +256,7 @@ int main(int argc, char **argv) {
     struct sigaction act = { .sa_handler = on_signal };
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
-    printf("nfq_delay: queue %u delay %g ms ready\n", qnum, delay_ms);
+    printf("nfq_delay: queue %u delay %g ms drop %g%% ready\n", qnum, delay_ms, drop_pct);
     fflush(stdout);
 
     uint64_t next_stats = now_ns() + 1000000000u, last_count = (uint64_t)-1;
