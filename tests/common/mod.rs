@@ -62,6 +62,16 @@ pub fn perftest() -> Command {
         .env_remove("REP_COUNTRY")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
+    // A test that fails before it stops its perftest (a monitor waiting for SIGTERM, say) must
+    // not leave it running: the child dies with the test's thread.
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     c
 }
 
