@@ -114,8 +114,53 @@ local Session = {}
 ---@param opts? perftest.ProbeOptions
 ---@return perftest.Result
 function Session:probe(url, opts) end
----Closes the kept connection.
+---Closes the kept connection (the cookies stay).
 function Session:close() end
+---The cookies kept (cookies = true), by domain, path and name.
+---@return {name: string, value: string, domain: string, path: string}[]
+function Session:cookies() end
+---Forgets the kept cookies.
+function Session:clear_cookies() end
+
+---@class perftest.FlowStepSpec
+---@field thresholds? perftest.ThresholdSpec
+
+---@class perftest.FlowSpec
+---@field name? string Default "flow".
+---@field thresholds? perftest.ThresholdSpec The whole flow's.
+---@field steps? table<string, perftest.FlowStepSpec> A step's own thresholds.
+---@field step_thresholds? perftest.ThresholdSpec Every other step's.
+---@field window? number Rolling window, seconds, for every stats object of the flow.
+
+---@class perftest.Flow
+local Flow = {}
+---Begins one run of the flow's steps.
+---@return perftest.FlowRun
+function Flow:start() end
+---A step's statistics, or with no step the whole flow's.
+---@param step? string
+---@return perftest.Stats
+function Flow:stats(step) end
+---Each step's summary in the order they first ran, then the whole flow's.
+---@param opts? {color?: boolean}
+---@return string
+function Flow:summary(opts) end
+---{name, order, steps = {[step] = stats:table()}, total = stats:table()}, verdicts included.
+---@return table
+function Flow:table() end
+
+---@class perftest.FlowRun
+local FlowRun = {}
+---Records `r` as step `step` (after running `checks` on it); returns r and whether the step
+---succeeded.
+---@param step string
+---@param r perftest.Result
+---@param checks? perftest.Checks
+---@return perftest.Result, boolean
+function FlowRun:step(step, r, checks) end
+---Ends the run: its sample (each phase summed over the steps) goes into the whole flow's stats.
+---@return perftest.Result
+function FlowRun:finish() end
 
 ---@alias perftest.Phase "dns"|"tcp"|"tls"|"first"|"lastb"|"total"|"size"
 
@@ -387,8 +432,14 @@ function perftest.color(text, color) end
 function perftest.colors(when) end
 
 ---Samples over kept connections (keep-alive).
+---@param opts? {cookies?: boolean} cookies = true keeps cookies between samples (RFC 6265).
 ---@return perftest.Session
-function perftest.session() end
+function perftest.session(opts) end
+
+---A multi-step flow: stats per named step and for the whole flow, each with thresholds.
+---@param spec? string|perftest.FlowSpec
+---@return perftest.Flow
+function perftest.flow(spec) end
 
 ---Statistics: perftest.stats("name") or perftest.stats{ name =, window =, thresholds = }.
 ---@param opts? string|{name?: string, window?: number, thresholds?: perftest.ThresholdSpec}

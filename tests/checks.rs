@@ -337,3 +337,221 @@ fn checks_read_the_certificate() {
         "{out}"
     );
 }
+
+#[test]
+fn a_session_keeps_cookies_as_rfc_6265_says() {
+    let api = common::api::Api::start();
+    let src = r#"
+local base = perftest.args[1]
+local creds = { json = { user = "probe", password = "s3cret" } }
+for _, s in ipairs { perftest.session(), perftest.session { cookies = true } } do
+  local login = s:probe(base .. "/login", creds)
+  print(login.status, s:probe(base .. "/cart").status)
+end
+local jar = perftest.session { cookies = true }
+jar:probe(base .. "/login", creds)
+print(jar:probe(base .. "/cart").status, tostring(jar):match(", cookies$") ~= nil)
+print(jar:probe(base .. "/settings", { keep_body = true, headers = { Cookie = "mine=1" } }):json().cookie)
+for _, c in ipairs(jar:cookies()) do print(c.name, c.value, c.domain, c.path) end
+jar:probe(base .. "/logout", { method = "POST" })
+print(jar:probe(base .. "/cart").status, #jar:cookies())
+print(pcall(perftest.session, { cookie = true }))
+"#;
+    let path = script("cookies.lua", src);
+    let (code, out, err) = run(&["run", &path, &api.url("")]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "200\t401", "without cookies the API refuses");
+    assert_eq!(lines[1], "200\t200", "with them the login holds");
+    assert_eq!(lines[2], "200\ttrue");
+    let sent = lines[3];
+    assert!(
+        sent.starts_with("mine=1; ")
+            && sent.contains("session=sess-3")
+            && sent.contains("theme=dark"),
+        "the script's cookie and the jar's in one header, theme for /settings: {sent}"
+    );
+    assert_eq!(lines[4], "session\tsess-3\t127.0.0.1\t/");
+    assert_eq!(lines[5], "theme\tdark\t127.0.0.1\t/settings");
+    assert_eq!(lines[6], "401\t1", "Max-Age=0 deleted the session cookie");
+    assert!(
+        lines[7].starts_with("false\tperftest.session: option cookie = boolean"),
+        "{}",
+        lines[7]
+    );
+    let carts: Vec<Option<String>> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/cart")
+        .map(|r| r.header("cookie").map(str::to_string))
+        .collect();
+    assert_eq!(
+        carts,
+        [
+            None,
+            Some("session=sess-2".into()),
+            Some("session=sess-3".into()),
+            None
+        ],
+        "/cart never gets the /settings cookie"
+    );
+}
+
+fn flow(api: &common::api::Api, extra: &[&str]) -> (i32, String, String) {
+    let (login, me) = (api.url("/login"), api.url("/me"));
+    let mut args = vec!["run", "flow", "-n", "3", "-d", "0", "--user", "probe"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[&login, &me]);
+    common::run_env(&args, &[("PERFTEST_PASSWORD", "s3cret")])
+}
+
+#[test]
+fn the_flow_scenario_logs_in_and_fetches_the_page_with_the_token() {
+    let api = common::api::Api::start();
+    let (code, out, err) = flow(
+        &api,
+        &[
+            "--check",
+            "json().user == \"probe\"",
+            "--check",
+            "json().visits > 0",
+            "-t",
+            "total p(95) < 10000",
+            "--login-threshold",
+            "total p(95) < 10000",
+            "--page-threshold",
+            "first max < 10000",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for title in [
+        "█ flow › login\n",
+        "█ flow › page\n",
+        "█ flow › whole flow\n",
+    ] {
+        assert!(out.contains(title), "{title}: {out}");
+    }
+    assert!(out.contains("    ✓ the answer has token\n"), "{out}");
+    assert!(out.contains("    ✓ json().visits > 0\n"), "{out}");
+    assert!(out.contains("✓ total p(95) < 10000"), "{out}");
+    assert!(out.contains("✓ first max < 10000"), "{out}");
+    assert!(out.contains("✓ errors rate < 0.01"), "{out}");
+    // Each page request carried the token its own run's login got.
+    let seen = api.requests();
+    let logins = seen.iter().filter(|r| r.path == "/login").count();
+    let auths: Vec<Option<&str>> = seen
+        .iter()
+        .filter(|r| r.path == "/me")
+        .map(|r| r.header("authorization"))
+        .collect();
+    assert_eq!(logins, 3);
+    assert_eq!(
+        auths,
+        [
+            Some("Bearer tok-1"),
+            Some("Bearer tok-2"),
+            Some("Bearer tok-3")
+        ]
+    );
+
+    // The whole flow's phases are the sums of its steps'.
+    let (code, out, err) = flow(&api, &["--jsonl"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    for phase in ["tcp", "first", "total", "size"] {
+        let whole = v["total"][phase]["avg"].as_f64().unwrap();
+        let steps = v["steps"]["login"][phase]["avg"].as_f64().unwrap()
+            + v["steps"]["page"][phase]["avg"].as_f64().unwrap();
+        assert!((whole - steps).abs() < 1e-6, "{phase}: {whole} vs {steps}");
+    }
+    assert_eq!(v["total"]["count"], 3);
+    assert_eq!(v["order"], serde_json::json!(["login", "page"]));
+}
+
+#[test]
+fn a_flow_fails_when_the_login_or_the_token_does_not_hold() {
+    let api = common::api::Api::start();
+    let (code, out, err) = common::run_env(
+        &[
+            "run",
+            "flow",
+            "-n",
+            "2",
+            "-d",
+            "0",
+            "--user",
+            "probe",
+            &api.url("/login"),
+            &api.url("/me"),
+        ],
+        &[("PERFTEST_PASSWORD", "wrong")],
+    );
+    assert_eq!(code, 99, "{out}{err}");
+    assert_eq!(
+        err.matches("login: check failed: login answered 2xx, the answer has token")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert!(out.contains("✗ errors rate < 0.01"), "{out}");
+    assert!(
+        api.requests().iter().all(|r| r.path == "/login"),
+        "no page without a login"
+    );
+
+    // A token sent where the API does not look for it: the page refuses, the check says so.
+    let (code, out, err) = flow(&api, &["--auth", "X-Token: {token}"]);
+    assert_eq!(code, 99, "{out}{err}");
+    assert_eq!(
+        err.matches("page: check failed: status == 200").count(),
+        3,
+        "{err}"
+    );
+    assert!(out.contains("failed 3 (check 3)"), "{out}");
+
+    let (code, _, err) = flow(&api, &["--auth", "Authorization: Bearer"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--auth 'Authorization: Bearer'"), "{err}");
+}
+
+#[test]
+fn the_flow_example_in_the_docs_runs_against_a_real_login() {
+    let api = common::api::Api::start();
+    let docs = include_str!("../docs/lua-api.md");
+    let start = docs
+        .find("```lua\nlocal flow = perftest.flow {")
+        .expect("the example")
+        + 7;
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let src = example
+        .replace("https://api.example", &api.url(""))
+        .replace("for _ = 1, 10 do", "for _ = 1, 3 do")
+        .replace("perftest.sleep(1)", "perftest.sleep(0)");
+    let path = script("flow-example.lua", &src);
+    let (code, out, err) = common::run_env(&["run", &path], &[("PERFTEST_PASSWORD", "s3cret")]);
+    assert_eq!(code, 0, "{out}{err}");
+    for title in [
+        "█ account › login\n",
+        "█ account › profile\n",
+        "█ account › whole flow\n",
+    ] {
+        assert!(out.contains(title), "{title}: {out}");
+    }
+    assert!(out.contains("    ✓ greets the user\n"), "{out}");
+    assert!(out.contains("✓ total p(95) < 300"), "{out}");
+    assert!(out.contains("✓ errors rate < 0.01"), "{out}");
+    assert_eq!(api.requests().iter().filter(|r| r.path == "/me").count(), 3);
+}
+
+#[test]
+fn a_bad_flow_option_is_named() {
+    let path = script("badflow.lua", "perftest.flow { nmae = 'x' }\n");
+    let (code, _, err) = run(&["run", &path]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(&format!(
+            "perftest: {path}:1: perftest.flow: unknown option \"nmae\""
+        )),
+        "{err}"
+    );
+}

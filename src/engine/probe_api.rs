@@ -2,6 +2,7 @@
 //! prober on the I/O threads, and their results as plain tables.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
@@ -9,7 +10,7 @@ use super::context::Ctx;
 use super::convert;
 use super::errors::rt;
 use super::verbs::Api;
-use crate::probe::{ErrorKind, Kept, ProbeError, ProbeResult, Scheme, Target};
+use crate::probe::{CookieJar, ErrorKind, Kept, ProbeError, ProbeResult, Scheme, Target};
 
 /// Registers the probe's verbs.
 pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
@@ -22,13 +23,21 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
         move |lua, (url, opts): (Value, Option<Value>)| probe(lua, c.clone(), url, opts),
     )?;
     let c = ctx.clone();
-    api.function(lua, "session", move |_, ()| {
-        Ok(Session {
-            slot: Default::default(),
-            thread: c.svc.io.next_thread(),
-            ctx: c.clone(),
-        })
-    })?;
+    api.raising(
+        lua,
+        &api.perftest,
+        "session",
+        "perftest.session: ",
+        move |_, opts: Option<Table>| {
+            Ok(Session {
+                slot: Default::default(),
+                jar: session_cookies(opts.as_ref())?
+                    .then(|| Arc::new(std::sync::Mutex::new(CookieJar::new()))),
+                thread: c.svc.io.next_thread(),
+                ctx: c.clone(),
+            })
+        },
+    )?;
     api.function(lua, "parse_url", parse_url)
 }
 
@@ -96,11 +105,44 @@ fn parse_url(lua: &Lua, url: String) -> mlua::Result<(Value, Option<String>)> {
     }
 }
 
-/// `perftest.session()`: samples over one kept connection per origin (HTTP keep-alive).
+/// `perftest.session{ cookies = true }`: whether the session keeps cookies.
+fn session_cookies(opts: Option<&Table>) -> mlua::Result<bool> {
+    let Some(opts) = opts else { return Ok(false) };
+    let mut cookies = false;
+    for pair in opts.pairs::<Value, Value>() {
+        match pair? {
+            (Value::String(k), Value::Boolean(b)) if k == "cookies" => cookies = b,
+            (k, v) => {
+                return Err(rt(format!(
+                    "option {} = {}: the one option is cookies = true or false",
+                    k.to_string().unwrap_or_else(|_| k.type_name().into()),
+                    v.type_name()
+                )));
+            }
+        }
+    }
+    Ok(cookies)
+}
+
+/// `perftest.session()`: samples over one kept connection per origin (HTTP keep-alive), and
+/// with `cookies = true` a cookie jar the probe room keeps (RFC 6265).
 struct Session {
-    slot: std::sync::Arc<tokio::sync::Mutex<Option<Kept>>>,
+    slot: Arc<tokio::sync::Mutex<Option<Kept>>>,
+    /// Locked only between awaits, on the session's I/O thread or to list the cookies.
+    jar: Option<Arc<std::sync::Mutex<CookieJar>>>,
     thread: usize,
     ctx: Rc<Ctx>,
+}
+
+/// The jar, even after a panic elsewhere left its lock poisoned (it holds no invariant).
+fn lock(j: &std::sync::Mutex<CookieJar>) -> std::sync::MutexGuard<'_, CookieJar> {
+    j.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Session {
+    fn jar(&self) -> Option<std::sync::MutexGuard<'_, CookieJar>> {
+        self.jar.as_deref().map(lock)
+    }
 }
 
 impl UserData for Session {
@@ -109,16 +151,27 @@ impl UserData for Session {
         methods.add_async_method(
             "probe",
             |lua, this, (url, opts): (String, Option<Table>)| async move {
-                let req = convert::request(&url, opts.as_ref())
+                let mut req = convert::request(&url, opts.as_ref())
                     .map_err(|e| rt(format!("session:probe: {e}")))?;
                 let svc = &this.ctx.svc;
-                let (prober, shutdown, slot) =
-                    (svc.prober.clone(), svc.shutdown.clone(), this.slot.clone());
+                let (prober, shutdown, slot, jar) = (
+                    svc.prober.clone(),
+                    svc.shutdown.clone(),
+                    this.slot.clone(),
+                    this.jar.clone(),
+                );
                 let result = svc
                     .io
                     .spawn_on(this.thread, async move {
+                        if let Some(j) = &jar {
+                            lock(j).add_to(&mut req);
+                        }
                         let mut slot = slot.lock().await;
-                        prober.probe_kept(&req, &mut slot, shutdown.wait()).await
+                        let r = prober.probe_kept(&req, &mut slot, shutdown.wait()).await;
+                        if let Some(j) = &jar {
+                            lock(j).store(&req.target, &r.headers);
+                        }
+                        r
                     })
                     .await
                     .map_err(|e| rt(format!("session:probe: internal error: {e}")))?;
@@ -126,13 +179,34 @@ impl UserData for Session {
                 convert::result_table(&lua, &result, &svc.location)
             },
         );
+        // The cookies kept, {name, value, domain, path} each; none without cookies = true.
+        methods.add_method("cookies", |lua, this, ()| {
+            let list = lua.create_table()?;
+            for c in this.jar().map(|j| j.list()).unwrap_or_default() {
+                let t = lua.create_table_with_capacity(0, 4)?;
+                t.set("name", c.name)?;
+                t.set("value", c.value)?;
+                t.set("domain", c.domain)?;
+                t.set("path", c.path)?;
+                list.push(t)?;
+            }
+            Ok(list)
+        });
+        // Forgets the cookies (the connection stays).
+        methods.add_method("clear_cookies", |_, this, ()| {
+            if let Some(mut j) = this.jar() {
+                j.clear();
+            }
+            Ok(())
+        });
         // Closes the kept connection; the next probe opens a new one.
         methods.add_async_method("close", |_, this, ()| async move {
             this.slot.lock().await.take();
             Ok(())
         });
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
-            Ok(format!("session on I/O thread {}", this.thread))
+            let cookies = if this.jar.is_some() { ", cookies" } else { "" };
+            Ok(format!("session on I/O thread {}{cookies}", this.thread))
         });
     }
 }

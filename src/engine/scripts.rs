@@ -25,6 +25,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("waterfall", include_str!("../../scripts/waterfall.lua")),
     ("load", include_str!("../../scripts/load.lua")),
     ("monitor", include_str!("../../scripts/monitor.lua")),
+    ("flow", include_str!("../../scripts/flow.lua")),
 ];
 
 /// Bundled Lua modules, found by `require`.
@@ -48,6 +49,10 @@ pub const STDLIB: &[(&str, &str)] = &[
     (
         "perftest.conditions",
         include_str!("../../stdlib/perftest/conditions.lua"),
+    ),
+    (
+        "perftest.flow",
+        include_str!("../../stdlib/perftest/flow.lua"),
     ),
     (
         "perftest.alert",

@@ -2,6 +2,7 @@
 //! each timed at the socket event that defines it. Knows nothing about Lua.
 
 mod connect;
+mod cookies;
 mod dns;
 mod http;
 mod request;
@@ -19,6 +20,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use cookies::{CookieJar, KeptCookie};
 pub use request::{
     InvalidRequest, IpFamily, KEEP_BODY_DEFAULT, ProbeRequest, seconds, shown, socket_addr,
 };

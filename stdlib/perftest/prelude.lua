@@ -22,6 +22,14 @@ function perftest.alert(spec)
   return rule
 end
 
+--- A multi-step flow: stats per named step and for the whole flow (see perftest.flow in
+--- docs/lua-api.md); flow:start() for each run, run:step(name, r [, checks]), run:finish().
+function perftest.flow(spec)
+  local ok, flow = pcall(require("perftest.flow").new, spec)
+  if not ok then error(flow, 2) end
+  return flow
+end
+
 local Task = {}
 Task.__index = Task
 Task.__tostring = function(t) return tostring(t.handle) end
