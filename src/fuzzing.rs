@@ -11,7 +11,7 @@ use clap::CommandFactory;
 use mlua::{Lua, Value};
 
 use crate::cli::{self, Cli};
-use crate::engine::{args, convert, json_api, result_api};
+use crate::engine::{args, convert, json_api, result_api, sample};
 pub use crate::probe::{ProbeRequest, Target};
 use crate::stats::{Sample, Scope, Stats};
 pub use crate::thresholds::Threshold;
@@ -269,6 +269,6 @@ pub fn response(data: &[u8]) {
         );
     }
     LUA.with(|lua| {
-        let _ = convert::result_table(lua, &result, "Fuzz,XX");
+        let _ = sample::result_table(lua, &result, "Fuzz,XX");
     });
 }

@@ -347,6 +347,7 @@ function Alert:firing() end
 ---@field args table Script arguments, or the classic flags for default.lua.
 ---@field location string REP_LOCATION, or REP_CITY,REP_COUNTRY, or this host's address.
 ---@field version string
+---@field fields string[] Every field a result table can have (perftest.Result), in one list.
 ---@field json perftest.json
 local perftest = {}
 

@@ -14,6 +14,7 @@ mod publish_api;
 mod remote_write_api;
 pub mod repl;
 pub(crate) mod result_api;
+pub(crate) mod sample;
 pub mod scripts;
 mod serve_api;
 mod stats_api;
@@ -66,6 +67,7 @@ fn new_lua(ctx: &Rc<Ctx>, args: &ScriptArgs, dir: Option<&std::path::Path>) -> m
     process_api::register(&lua, &api, ctx, args_value)?;
     json_api::register(&lua, &api)?;
     result_api::register(&lua, &api)?;
+    sample::register(&lua, &api)?;
     checks_api::register(&lua, &api)?;
     stats_api::register(&lua, &api, ctx)?;
     load_api::register(&lua, &api, ctx)?;

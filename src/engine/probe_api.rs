@@ -9,6 +9,7 @@ use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 use super::context::Ctx;
 use super::convert;
 use super::errors::rt;
+use super::sample;
 use super::verbs::Api;
 use crate::probe::{CookieJar, ErrorKind, Kept, ProbeError, ProbeResult, Scheme, Target};
 
@@ -80,7 +81,7 @@ async fn probe(lua: Lua, ctx: Rc<Ctx>, url: Value, opts: Option<Value>) -> mlua:
         r
     });
     ctx.record_sample(&lua, &result);
-    convert::result_table(&lua, &result, &ctx.svc.location)
+    sample::result_table(&lua, &result, &ctx.svc.location)
 }
 
 /// `perftest.parse_url(url)`: its parts, or nil and the reason.
@@ -176,7 +177,7 @@ impl UserData for Session {
                     .await
                     .map_err(|e| rt(format!("session:probe: internal error: {e}")))?;
                 this.ctx.record_sample(&lua, &result);
-                convert::result_table(&lua, &result, &svc.location)
+                sample::result_table(&lua, &result, &svc.location)
             },
         );
         // The cookies kept, {name, value, domain, path} each; none without cookies = true.
