@@ -67,7 +67,17 @@ def main():
             held[name] = 2 * st["hold_us_p50"] / 1000
         except (OSError, KeyError, ValueError):
             held[name] = rtt
-    floor = {name: 3 * held[name] for name, _, _ in cities}
+    # The target's own time: the reference namespace's p10 (no delay) over the run.
+    own = []
+    for line in open(os.path.join(a.out, "reference.jsonl")):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if "timestamp" in r and not r.get("error"):
+            own.append(r["total"])
+    base = nearest_rank(own, 10) if own else 0.0
+    floor = {name: base + 3 * held[name] for name, _, _ in cities}
 
     # Rows: what each city printed.
     rows, printed_ok = {}, {}
@@ -182,6 +192,9 @@ def main():
         return "" if v is None else f"{v:.1f}"
 
     md = []
+    md.append(f"The target's own time (p10 of {len(own)} samples with no delay, from ptcity-reference): {base:.2f} ms; "
+              "each city's floor is that plus three round trips as its delayer held them.")
+    md.append("")
     md.append("| city | round trip (held) ms | floor ms | p10 ms, Prometheus (min-max over minutes) | p10 ms, rows | p95 ms quiet (median minute) | p95 ms in the slowdown (max) | samples (failed) | in moto (code 200) of printed |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, rtt, _ in cities:
@@ -236,7 +249,7 @@ def main():
         md.append(f"- {'✓' if ok else '✗'} {what}")
     text = "\n".join(md) + "\n"
     open(os.path.join(a.out, "results.md"), "w").write(text)
-    json.dump({"prometheus": {w: {str(q): read[w][q] for q in read[w]} for w in read}, "floor": floor, "held": held, "events": events,
+    json.dump({"prometheus": {w: {str(q): read[w][q] for q in read[w]} for w in read}, "floor": floor, "held": held, "base": base, "events": events,
                "alerts": [list(k) + v for k, v in fired.items()]},
               open(os.path.join(a.out, "results.json"), "w"), indent=1)
     sys.stdout.write(text)

@@ -146,7 +146,8 @@ impl Rows {
 
     /// One line per location (location and URL when there are several URLs) and percentile:
     /// each point the percentile of `phase` over the samples started in `[t, t + period)`,
-    /// at `t`, a multiple of `period` (as CloudWatch's periods).
+    /// `t` a multiple of `period` (as CloudWatch's periods), drawn at the period's middle so
+    /// that a mark at the moment something changed falls where the line changes.
     pub fn series(
         &self,
         phase: &str,
@@ -217,7 +218,7 @@ impl Rows {
                     .iter()
                     .map(|(b, v)| {
                         let r = crate::stats::rank(v.len() as u64, p) as usize;
-                        (*b as f64 * period, v[r - 1])
+                        ((*b as f64 + 0.5) * period, v[r - 1])
                     })
                     .collect();
                 out.push(Series { name, points });
@@ -266,9 +267,9 @@ mod tests {
                 "Sydney,AU p10"
             ]
         );
-        assert_eq!(s[0].points, [(60.0, 19.0), (120.0, 100.0)]);
-        assert_eq!(s[1].points, [(60.0, 2.0), (120.0, 100.0)]);
-        assert_eq!(s[2].points, [(120.0, 300.0)]);
+        assert_eq!(s[0].points, [(90.0, 19.0), (150.0, 100.0)]);
+        assert_eq!(s[1].points, [(90.0, 2.0), (150.0, 100.0)]);
+        assert_eq!(s[2].points, [(150.0, 300.0)]);
         let e = rows
             .series("total", &[95.0], 60.0, Some("https://b.test/"))
             .unwrap_err();
