@@ -1,6 +1,7 @@
 //! Graceful stop: the first SIGINT or SIGTERM asks every loop to end (so summaries print and
 //! buffers flush); a second one, [`SAME_ACT`] or more later, exits at once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ pub struct Shutdown {
     /// When the first signal came, for telling a second act from the same one.
     first_signal: Arc<Mutex<Option<Instant>>>,
     since: Arc<Mutex<Option<Instant>>>,
+    /// SIGINT only interrupts, however often (the REPL on a terminal: Ctrl-D or `exit` end it).
+    sigint_interrupts: Arc<AtomicBool>,
 }
 
 impl Default for Shutdown {
@@ -30,6 +33,7 @@ impl Shutdown {
             rx,
             first_signal: Arc::new(Mutex::new(None)),
             since: Arc::new(Mutex::new(None)),
+            sigint_interrupts: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -47,6 +51,11 @@ impl Shutdown {
         *self.since.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self.first_signal.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.tx.send_replace(false);
+    }
+
+    /// From now on SIGINT asks for a stop and never exits, however often it comes.
+    pub fn sigint_only_interrupts(&self) {
+        self.sigint_interrupts.store(true, Ordering::Relaxed);
     }
 
     /// How long ago the stop was asked for, if it was.
@@ -92,6 +101,10 @@ impl Shutdown {
                 };
                 // The signal driver is gone (the runtime is shutting down): nothing to listen to.
                 let Some(name) = name else { return };
+                if name == "SIGINT" && this.sigint_interrupts.load(Ordering::Relaxed) {
+                    this.trigger();
+                    continue;
+                }
                 match this.judge(Instant::now()) {
                     Act::Stop => {
                         tracing::debug!("{name}: stopping; a second signal exits at once");

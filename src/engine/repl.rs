@@ -1,19 +1,26 @@
 //! `perftest repl`: Lua with perftest loaded, one line at a time. On a terminal, rustyline
-//! (history, completion of names, multi-line input); otherwise stdin is read line by line with
-//! no prompts, so the REPL can be scripted. Lines are read on a thread of their own: the Lua
-//! thread keeps running spawned tasks while it waits for the next one.
+//! (history saved after every line, hints from it, Tab listing what fits, multi-line input);
+//! otherwise stdin is read line by line with no prompts, so the REPL can be scripted. Lines are
+//! read on a thread of their own: the Lua thread keeps running spawned tasks while it waits
+//! for the next one, and answers the reader's Tab with what the live Lua state holds.
+//!
+//! Ctrl-C while a line runs stops it at once and every task alive with it (they see the stop:
+//! a probe in flight returns interrupted, a sleep ends, busy Lua raises "interrupted"), then the
+//! prompt returns. Only here does a hook count instructions, so scenarios pay nothing for it.
 
+use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use mlua::{Function, Lua, MultiValue, Value};
-use rustyline::completion::Completer;
+use mlua::{AnyUserData, Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
+use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
+use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config};
 use tokio::sync::mpsc;
 
 use super::ScriptArgs;
@@ -27,6 +34,8 @@ enum Input {
     NotText(usize),
     /// Ctrl-C at the prompt: forget the unfinished chunk.
     Cancel,
+    /// Tab: the line, the cursor, and where to send (start, candidates).
+    Complete(String, usize, std::sync::mpsc::Sender<(usize, Vec<String>)>),
     Eof,
 }
 
@@ -39,8 +48,14 @@ enum Ask {
     Quit,
 }
 
-/// Names for completion, refreshed after every evaluation.
-type Names = Arc<Mutex<Vec<String>>>;
+/// Busy Lua checks for Ctrl-C this often: some microseconds of work between checks.
+const HOOK_EVERY: u32 = 10_000;
+
+/// How long Tab waits for the Lua thread; it is idle whenever a prompt shows.
+const COMPLETION_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the tasks alive get to see a Ctrl-C's stop before the prompt returns.
+const TASKS_STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the REPL until end of input; 1 if any line failed when not on a terminal.
 pub async fn run(svc: Services) -> i32 {
@@ -60,9 +75,39 @@ pub async fn run(svc: Services) -> i32 {
             return 1;
         }
     };
+    let complete: Function = match lua.load("return require('perftest.repl').complete").eval() {
+        Ok(f) => f,
+        Err(e) => {
+            errln!("perftest: {}", describe(&e));
+            return 1;
+        }
+    };
+    let native = match completion_native(&lua) {
+        Ok(t) => t,
+        Err(e) => {
+            errln!("perftest: {}", describe(&e));
+            return 1;
+        }
+    };
     let interactive = std::io::stdin().is_terminal();
-    let names: Names = Arc::new(Mutex::new(Vec::new()));
-    refresh_names(&lua, &names);
+    if interactive {
+        // Ctrl-C is for the line that runs; Ctrl-D and `exit` end the REPL.
+        ctx.svc.shutdown.sigint_only_interrupts();
+    }
+    let stop = ctx.svc.shutdown.clone();
+    let hooked = lua.set_global_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |_, _| {
+            if stop.is_stopping() {
+                Err(mlua::Error::runtime("interrupted by Ctrl-C"))
+            } else {
+                Ok(VmState::Continue)
+            }
+        },
+    );
+    if let Err(e) = hooked {
+        errln!("perftest: Ctrl-C cannot interrupt busy Lua: {e}");
+    }
     let (input_tx, mut input) = mpsc::unbounded_channel();
     let (ask, ask_rx) = std::sync::mpsc::channel();
     if interactive {
@@ -73,8 +118,7 @@ pub async fn run(svc: Services) -> i32 {
             )
             .as_bytes(),
         );
-        let names = names.clone();
-        std::thread::spawn(move || read_terminal(input_tx, ask_rx, names));
+        std::thread::spawn(move || read_terminal(input_tx, ask_rx));
     } else {
         std::thread::spawn(move || read_stdin(input_tx));
     }
@@ -95,6 +139,13 @@ pub async fn run(svc: Services) -> i32 {
                 let _ = ask.send(Ask::Primary);
                 continue;
             }
+            Input::Complete(line, pos, reply) => {
+                let found = complete
+                    .call::<(usize, Vec<String>)>((line, pos, &native))
+                    .unwrap_or((pos, Vec::new()));
+                let _ = reply.send(found);
+                continue;
+            }
             Input::Line(l) => l,
         };
         if chunk.is_empty() && matches!(line.trim(), "exit" | "quit") {
@@ -111,7 +162,7 @@ pub async fn run(svc: Services) -> i32 {
                 errln!("{e}");
                 failed = true;
             }
-            Compiled::Ready(f) => match f.call_async::<MultiValue>(()).await {
+            Compiled::Ready(f) => match interruptible(&ctx, f).await {
                 Ok(values) => {
                     for v in values {
                         match show.call::<String>(v) {
@@ -133,9 +184,12 @@ pub async fn run(svc: Services) -> i32 {
             },
         }
         chunk.clear();
+        if ctx.svc.shutdown.is_stopping() {
+            // Ctrl-C: the tasks alive saw the stop too; let them end before the next line.
+            let _ = tokio::time::timeout(TASKS_STOP_WAIT, ctx.run.tasks.all_done()).await;
+        }
         // Ctrl-C interrupted this evaluation only; the next one starts afresh.
         ctx.svc.shutdown.reset();
-        refresh_names(&lua, &names);
         let _ = ask.send(Ask::Primary);
     }
     let _ = ask.send(Ask::Quit);
@@ -180,19 +234,35 @@ fn compile(lua: &Lua, chunk: &str) -> Compiled {
     }
 }
 
-/// Global names, and the fields of global tables as `table.field`.
-fn refresh_names(lua: &Lua, names: &Names) {
-    let mut out = Vec::new();
-    for (k, v) in lua.globals().pairs::<String, Value>().flatten() {
-        if let Value::Table(t) = &v {
-            for (field, _) in t.pairs::<String, Value>().flatten() {
-                out.push(format!("{k}.{field}"));
-            }
-        }
-        out.push(k);
+/// Runs a chunk until it ends or Ctrl-C: a chunk waiting (a probe, a sleep, a join) is
+/// dropped at the stop; busy Lua never yields, and the hook raises in it instead.
+async fn interruptible(ctx: &Ctx, f: Function) -> mlua::Result<MultiValue> {
+    // A Ctrl-C that came between lines was for no line: this one starts afresh.
+    ctx.svc.shutdown.reset();
+    tokio::select! {
+        done = f.call_async::<MultiValue>(()) => done,
+        _ = ctx.svc.shutdown.wait() => Err(mlua::Error::runtime("interrupted by Ctrl-C")),
     }
-    out.sort();
-    *names.lock().unwrap_or_else(|p| p.into_inner()) = out;
+}
+
+/// What the completer needs from Rust: a userdata's method names and the probe's options.
+fn completion_native(lua: &Lua) -> mlua::Result<Table> {
+    let native = lua.create_table()?;
+    native.set(
+        "members",
+        lua.create_function(|_, ud: AnyUserData| {
+            let mut names = Vec::new();
+            if let Ok(Value::Table(index)) = ud.metatable().and_then(|m| m.get::<Value>("__index"))
+            {
+                for (k, _) in index.pairs::<String, Value>().flatten() {
+                    names.push(k);
+                }
+            }
+            Ok(names)
+        })?,
+    )?;
+    native.set("probe_options", super::convert::OPTION_KEYS.to_vec())?;
+    Ok(native)
 }
 
 fn read_stdin(tx: mpsc::UnboundedSender<Input>) {
@@ -230,19 +300,24 @@ fn history_path() -> Option<PathBuf> {
     Some(dir.join("history"))
 }
 
-fn read_terminal(
-    tx: mpsc::UnboundedSender<Input>,
-    ask: std::sync::mpsc::Receiver<Ask>,
-    names: Names,
-) {
-    let mut editor = match rustyline::Editor::<Helper, DefaultHistory>::new() {
+fn read_terminal(tx: mpsc::UnboundedSender<Input>, ask: std::sync::mpsc::Receiver<Ask>) {
+    // As bash: Tab completes what is common, a second Tab lists the candidates.
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor = match rustyline::Editor::<Helper, DefaultHistory>::with_config(config) {
         Ok(e) => e,
         Err(e) => {
             errln!("perftest: cannot use the terminal ({e}); reading lines plainly");
             return read_stdin(tx);
         }
     };
-    editor.set_helper(Some(Helper { names }));
+    editor.set_helper(Some(Helper {
+        tx: tx.clone(),
+        hinter: HistoryHinter::new(),
+        dim: crate::color::stdout(),
+    }));
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -257,6 +332,10 @@ fn read_terminal(
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
+                    // Saved now, so no way out of the REPL (a kill, a closed terminal) loses it.
+                    if let Some(h) = &history {
+                        let _ = editor.append_history(h);
+                    }
                 }
                 Input::Line(line)
             }
@@ -272,49 +351,63 @@ fn read_terminal(
             break;
         }
     }
-    if let Some(h) = &history {
-        let _ = editor.save_history(h);
-    }
 }
 
-/// Completes global names and `perftest.` fields.
+/// Tab asks the Lua thread; hints come from the history, dimmed as fish shows them.
 struct Helper {
-    names: Names,
+    tx: mpsc::UnboundedSender<Input>,
+    hinter: HistoryHinter,
+    dim: bool,
 }
 
 impl Completer for Helper {
-    type Candidate = String;
+    type Candidate = Pair;
 
     fn complete(
         &self,
         line: &str,
         pos: usize,
         _: &rustyline::Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<String>)> {
-        let start = line[..pos]
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .map_or(0, |i| i + 1);
-        let word = &line[start..pos];
-        if word.is_empty() {
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (reply, answer) = std::sync::mpsc::channel();
+        if self
+            .tx
+            .send(Input::Complete(line.to_string(), pos, reply))
+            .is_err()
+        {
             return Ok((pos, Vec::new()));
         }
-        let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        Ok((
-            start,
-            names
-                .iter()
-                .filter(|n| n.starts_with(word))
-                .cloned()
-                .collect(),
-        ))
+        let (start, names) = answer
+            .recv_timeout(COMPLETION_WAIT)
+            .unwrap_or((pos, Vec::new()));
+        let pairs = names
+            .into_iter()
+            .map(|n| Pair {
+                display: n.trim_end_matches([' ', '=']).to_string(),
+                replacement: n,
+            })
+            .collect();
+        Ok((start.min(pos), pairs))
     }
 }
 
 impl Hinter for Helper {
     type Hint = String;
+
+    fn hint(&self, line: &str, pos: usize, ctx: &rustyline::Context<'_>) -> Option<String> {
+        self.hinter.hint(line, pos, ctx)
+    }
 }
 
-impl Highlighter for Helper {}
+impl Highlighter for Helper {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        if self.dim {
+            Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+        } else {
+            Cow::Borrowed(hint)
+        }
+    }
+}
 
 impl Validator for Helper {}
 

@@ -78,4 +78,94 @@ function M.show(v)
   return M.inspect(v)
 end
 
+local KEYWORDS = {
+  "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+  "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+}
+
+local function starts(s, prefix) return s:sub(1, #prefix) == prefix end
+
+local function is_name(k) return type(k) == "string" and k:match("^[%a_][%w_]*$") ~= nil end
+
+--- The names `v.` (or, with `methods`, `v:`) can be followed by: a table's keys and those its
+--- metatable's __index table adds (a result's json), a userdata's methods, a string's.
+local function members(v, methods, native)
+  local out = {}
+  local function add(t, only_functions)
+    for k, x in pairs(t) do
+      if is_name(k) and not starts(k, "__") and (not only_functions or type(x) == "function") then
+        out[k] = true
+      end
+    end
+  end
+  if type(v) == "table" then
+    add(v, methods)
+    local mt = getmetatable(v)
+    if type(mt) == "table" and type(rawget(mt, "__index")) == "table" then add(mt.__index, methods) end
+  elseif type(v) == "userdata" then
+    for _, k in ipairs(native.members(v)) do out[k] = true end
+  elseif type(v) == "string" and methods then
+    add(string, true)
+  end
+  local list = {}
+  for k in pairs(out) do list[#list + 1] = k end
+  table.sort(list)
+  return list
+end
+
+--- The value a dotted path names among the globals (`perftest.json`), or nil.
+local function resolve(path)
+  local v = _G
+  for part in path:gmatch("[^.]+") do
+    if type(v) ~= "table" and type(v) ~= "userdata" then return nil end
+    local ok, x = pcall(function() return v[part] end)
+    if not ok or x == nil then return nil end
+    v = x
+  end
+  return v
+end
+
+--- Tab: the byte offset where the word being completed starts, and the candidates for it.
+--- Global names; `a.b.` a table's fields; `s:` a value's methods; inside `probe(url, {` the
+--- option names.
+function M.complete(line, pos, native)
+  local before = line:sub(1, pos)
+  local args = before:match("probe%s*%(([^()]*)$")
+  local inside = args and args:find(",") and args:match("{([^{}]*)$")
+  if inside then
+    local word = inside:match("([%a_][%w_]*)$") or ""
+    local lead = inside:sub(1, #inside - #word)
+    if lead:match("^%s*$") or lead:match(",%s*$") then
+      local out = {}
+      for _, k in ipairs(native.probe_options) do
+        if starts(k, word) then out[#out + 1] = k .. " = " end
+      end
+      return pos - #word, out
+    end
+  end
+  local expr = before:match("[%a_][%w_.:]*$")
+  if not expr then return pos, {} end
+  local path, sep, word = expr:match("^(.-)([.:])([%w_]*)$")
+  local out = {}
+  if not path then
+    local seen = {}
+    for k in pairs(_G) do
+      if is_name(k) and starts(k, expr) then seen[k] = true end
+    end
+    for _, k in ipairs(KEYWORDS) do
+      if starts(k, expr) then seen[k] = true end
+    end
+    for k in pairs(seen) do out[#out + 1] = k end
+    table.sort(out)
+    return pos - #expr, out
+  end
+  if path:find(":") then return pos, {} end
+  local v = resolve(path)
+  if v == nil then return pos, {} end
+  for _, k in ipairs(members(v, sep == ":", native)) do
+    if starts(k, word) then out[#out + 1] = k end
+  end
+  return pos - #word, out
+end
+
 return M
