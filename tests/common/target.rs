@@ -26,6 +26,11 @@ pub struct Seen {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// How long the target really held the first byte (`?ttfb=`): a loaded machine wakes its
+    /// timer late, and a phase's upper bound is this truth, not the nominal hold.
+    pub held: Option<Duration>,
+    /// How long the target really took to trickle the body (`?trickle=`).
+    pub trickled: Option<Duration>,
 }
 
 impl Seen {
@@ -194,6 +199,8 @@ pub async fn read_request<S: AsyncRead + Unpin>(s: &mut S) -> io::Result<Option<
         path,
         headers,
         body,
+        held: None,
+        trickled: None,
     }))
 }
 
@@ -225,10 +232,11 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
     let Some(req) = read_request(s).await? else {
         return Ok(Some(After::Close));
     };
-    let flaky_seen = {
+    let (flaky_seen, index) = {
         let mut log = log.lock().unwrap();
         log.push(req.clone());
-        log.iter().filter(|r| r.path.starts_with("/flaky")).count()
+        let flaky = log.iter().filter(|r| r.path.starts_with("/flaky")).count();
+        (flaky, log.len() - 1)
     };
     let q = query(&req.path);
     let num = |k: &str, d: u64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -282,8 +290,11 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
                 num("size", 1000) as usize,
             );
             let chunks = num("chunks", 4).max(1) as usize;
+            let read = std::time::Instant::now();
             tokio::time::sleep(Duration::from_millis(ttfb)).await;
             let body = vec![b'p'; size];
+            let held = read.elapsed();
+            let mut trickled = None;
             if trickle == 0 {
                 let mut all = head(200, size, "").into_bytes();
                 all.extend_from_slice(&body);
@@ -291,12 +302,18 @@ async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(
             } else {
                 s.write_all(head(200, size, "").as_bytes()).await?;
                 s.flush().await?;
+                let began = std::time::Instant::now();
                 let step = Duration::from_micros(trickle * 1000 / chunks as u64);
                 for piece in body.chunks(size.div_ceil(chunks).max(1)) {
                     tokio::time::sleep(step).await;
                     s.write_all(piece).await?;
                     s.flush().await?;
                 }
+                trickled = Some(began.elapsed());
+            }
+            if let Some(seen) = log.lock().unwrap().get_mut(index) {
+                seen.held = Some(held);
+                seen.trickled = trickled;
             }
         }
     }
