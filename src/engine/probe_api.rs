@@ -1,6 +1,8 @@
 //! `perftest.probe`, `perftest.session` and `perftest.parse_url`: samples handed to the
 //! prober on the I/O threads, and their results as plain tables.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -11,17 +13,50 @@ use super::convert;
 use super::errors::rt;
 use super::sample;
 use super::verbs::Api;
-use crate::probe::{CookieJar, ErrorKind, Kept, ProbeError, ProbeResult, Scheme, Target};
+use crate::probe::{
+    CookieJar, ErrorKind, Kept, ProbeError, ProbeRequest, ProbeResult, Scheme, Target,
+};
+
+/// Requests made from a URL alone, by URL: a loop on `perftest.probe(url)` parses it once.
+/// Parsing a URL into a request (the target, its URI forms and Host header) is most of what a
+/// call costs before the sample starts; options given as a table are read every call, since
+/// the script may have changed it.
+#[derive(Default)]
+struct Requests(RefCell<HashMap<String, Arc<ProbeRequest>>>);
+
+/// A script probing more URLs than this without options starts the cache afresh.
+const CACHED_URLS: usize = 1024;
+
+impl Requests {
+    fn get(&self, url: &str, opts: Option<&Table>) -> Result<Arc<ProbeRequest>, String> {
+        if opts.is_some() {
+            return convert::request(url, opts).map(Arc::new);
+        }
+        if let Some(req) = self.0.borrow().get(url) {
+            return Ok(req.clone());
+        }
+        let req = Arc::new(convert::request(url, None)?);
+        let mut cache = self.0.borrow_mut();
+        if cache.len() >= CACHED_URLS {
+            cache.clear();
+        }
+        cache.insert(url.to_string(), req.clone());
+        Ok(req)
+    }
+}
 
 /// Registers the probe's verbs.
 pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
+    let requests = Rc::new(Requests::default());
     api.raising_async(
         lua,
         &api.perftest,
         "probe",
         "perftest.probe: ",
-        move |lua, (url, opts): (Value, Option<Value>)| probe(lua, c.clone(), url, opts),
+        move |lua, (url, opts): (Value, Option<Value>)| {
+            probe(lua, c.clone(), requests.clone(), url, opts)
+        },
     )?;
     let c = ctx.clone();
     api.raising(
@@ -43,7 +78,13 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 }
 
 /// `perftest.probe(url, opts)`: the result table; an error for an invalid request.
-async fn probe(lua: Lua, ctx: Rc<Ctx>, url: Value, opts: Option<Value>) -> mlua::Result<Table> {
+async fn probe(
+    lua: Lua,
+    ctx: Rc<Ctx>,
+    requests: Rc<Requests>,
+    url: Value,
+    opts: Option<Value>,
+) -> mlua::Result<Table> {
     let url = match url {
         Value::String(s) => s.to_string_lossy(),
         other => {
@@ -63,7 +104,7 @@ async fn probe(lua: Lua, ctx: Rc<Ctx>, url: Value, opts: Option<Value>) -> mlua:
             )));
         }
     };
-    let req = convert::request(&url, opts.as_ref()).map_err(rt)?;
+    let req = requests.get(&url, opts.as_ref()).map_err(rt)?;
     let prober = ctx.svc.prober.clone();
     let shutdown = ctx.svc.shutdown.clone();
     // The sample runs on the I/O workers: a busy script cannot delay its timestamps.
