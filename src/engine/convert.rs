@@ -291,3 +291,21 @@ fn boolean(key: &str, v: &Value) -> Result<bool, String> {
         )),
     }
 }
+
+/// An error naming `who`, the first key of `spec` not in `known`, and the known ones.
+pub fn known_keys(spec: &Table, who: &str, known: &[&str]) -> mlua::Result<()> {
+    for pair in spec.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let name = match &k {
+            Value::String(s) => s.to_string_lossy(),
+            other => other.type_name().to_string(),
+        };
+        if !known.contains(&name.as_str()) {
+            return Err(mlua::Error::runtime(format!(
+                "{who}: unknown option '{name}' (known: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

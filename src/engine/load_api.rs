@@ -14,7 +14,20 @@ use super::verbs::Api;
 use super::{convert, stats_api};
 use crate::load::{self, LoadSpec, Model, Progress};
 
-const KEYS: &str = "url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds";
+const KEYS: &[&str] = &[
+    "url",
+    "opts",
+    "concurrency",
+    "rate",
+    "max_in_flight",
+    "duration",
+    "requests",
+    "reuse",
+    "progress",
+    "name",
+    "window",
+    "thresholds",
+];
 
 /// Registers `perftest.load`: its stats object and a table of run facts.
 pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
@@ -26,14 +39,7 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 }
 
 async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)> {
-    for pair in t.pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !KEYS.split(", ").any(|known| known == k) {
-            return Err(rt(format!(
-                "perftest.load: unknown option '{k}' (known: {KEYS})"
-            )));
-        }
-    }
+    convert::known_keys(&t, "perftest.load", KEYS)?;
     let url: String = t
         .get::<Option<String>>("url")?
         .ok_or_else(|| rt("perftest.load: give url = \"https://...\""))?;

@@ -220,15 +220,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
         "interval",
         "max_pending",
     ];
-    for pair in spec.pairs::<String, Value>() {
-        let (k, _) = pair?;
-        if !KEYS.contains(&k.as_str()) {
-            return Err(rt(format!(
-                "perftest.cloudwatch: unknown option '{k}' (known: {})",
-                KEYS.join(", ")
-            )));
-        }
-    }
+    super::convert::known_keys(&spec, "perftest.cloudwatch", &KEYS)?;
     let namespace: String = spec.get::<Option<String>>("namespace")?.ok_or_else(|| {
         rt("perftest.cloudwatch: give namespace = \"...\" (the classic -c's is perftest.classic.CLOUDWATCH_NAMESPACE)")
     })?;

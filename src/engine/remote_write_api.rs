@@ -165,19 +165,7 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
         "timeout",
         "buckets",
     ];
-    for pair in spec.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let name = match &k {
-            Value::String(s) => s.to_string_lossy(),
-            other => other.type_name().to_string(),
-        };
-        if !KEYS.contains(&name.as_str()) {
-            return Err(rt(format!(
-                "{WHO}: unknown option '{name}' (known: {})",
-                KEYS.join(", ")
-            )));
-        }
-    }
+    super::convert::known_keys(&spec, WHO, &KEYS)?;
     let url: String = spec.get::<Option<String>>("url")?.ok_or_else(|| {
         rt(format!(
             "{WHO}: give url = \"http://HOST:9090/api/v1/write\""
