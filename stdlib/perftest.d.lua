@@ -1,7 +1,12 @@
 ---@meta perftest
 -- Type definitions of the perftest Lua API for lua-language-server (LuaLS) and editors that
 -- use it. Put this file in your workspace (or list it in "workspace.library"); get it with
--- `perftest scripts --definitions > perftest.d.lua`.
+-- `perftest scripts --definitions > perftest.d.lua`. `perftest` is a global and what
+-- `require "perftest"` returns. The bundled modules are classes of the same names; give a
+-- require its type on the line above it:
+--
+--   ---@type perftest.cli
+--   local cli = require "perftest.cli"
 
 ---@class perftest.ProbeOptions
 ---@field method? string Request method (default "GET").
@@ -349,7 +354,7 @@ function Alert:firing() end
 ---@field version string
 ---@field fields string[] Every field a result table can have (perftest.Result), in one list.
 ---@field json perftest.json
-local perftest = {}
+perftest = {}
 
 ---Probes `url` once on a new connection; never raises for a failed sample (see r.error).
 ---@param url string
@@ -513,5 +518,197 @@ function RemoteWrite:counters() end
 ---@param spec string|perftest.RemoteWriteSpec
 ---@return perftest.RemoteWrite
 function perftest.remote_write(spec) end
+
+
+-- The bundled modules (`require "perftest.NAME"`), each declared as the class of that name.
+
+---A perftest.cli option: { short, long, metavar, help, type = "flag"|"int"|"number"|"string"|"list", default = }.
+---@alias perftest.cli.Option table
+
+---@class perftest.cli.Spec
+---@field usage string "perftest run NAME [options] URL..."
+---@field about? string One line under the usage in --help.
+---@field options perftest.cli.Option[]
+---@field positional? {name: string, min?: integer, max?: integer} A name starting URL has each checked.
+
+---@class perftest.cli Command-line options for scenarios: -n 5, --count=5, flags, lists, --help from the spec, errors that exit 2.
+---@field PROBE_OPTIONS perftest.cli.Option[] -k, --cacert, --http2, --timeout, -H, -X, -4, -6, --dns-server.
+---@field CHECK_OPTION perftest.cli.Option --check EXPR, repeatable.
+local cli = {}
+---Adds PROBE_OPTIONS to the spec's options; returns the spec.
+---@param spec perftest.cli.Spec
+---@return perftest.cli.Spec
+function cli.with_probe_options(spec) end
+---Parses `list` (perftest.args) by `spec`: options by long name, and `positional`; --help prints and exits 0, a bad option exits 2. Every spec takes --color WHEN too.
+---@param list string[]
+---@param spec perftest.cli.Spec
+---@return table
+function cli.parse(list, spec) end
+---The perftest.probe options from parsed PROBE_OPTIONS.
+---@param args table
+---@return perftest.ProbeOptions
+function cli.probe_opts(args) end
+---stats:check's table from --check expressions (nil when none), and whether one reads the body.
+---@param list string[]
+---@param name? string
+---@return table?, boolean
+function cli.checks(list, name) end
+---Thresholds from "METRIC EXPR" strings, as a perftest.stats thresholds table.
+---@param list string[]
+---@param into? perftest.ThresholdSpec
+---@return perftest.ThresholdSpec
+function cli.thresholds(list, into) end
+
+---A running classic summary (perftest.classic.summary).
+---@alias perftest.classic.Summary table
+
+---@class perftest.classic The classic command line's rows, JSON and summaries, byte for byte as the Go tool's.
+---@field HEADER string The TSV header line.
+---@field CLOUDWATCH_NAMESPACE string "Http Perf Demo".
+local classic = {}
+---41s, 3m07s, 1h02m09s.
+---@param secs number
+---@return string
+function classic.hhmmss(secs) end
+---The HTTP column: the status, or 500 when the sample failed.
+---@param r perftest.Result
+---@return integer
+function classic.status(r) end
+---The classic -c's dimensions: TestUrl, HTTP Resp Code, FromLocation.
+---@param r perftest.Result
+---@return table<string, string>
+function classic.cloudwatch_dimensions(r) end
+---perftest.cloudwatch's options for the classic -c, sent every `interval` seconds (10).
+---@param interval? number
+---@return perftest.CloudWatchSpec
+function classic.cloudwatch_options(interval) end
+---The Remote_Addr column ("undefined" when the sample never connected).
+---@param r perftest.Result
+---@return string
+function classic.remote(r) end
+---One TSV row, numbered `n`, without the newline.
+---@param n integer
+---@param r perftest.Result
+---@return string
+function classic.row(n, r) end
+---Epoch seconds as Go's RFC3339Nano in the local zone.
+---@param t number
+---@return string
+function classic.rfc3339nano(t) end
+---The location as the environment gives it (Go's PingTimes.Location), "" when unset.
+---@return string
+function classic.env_location() end
+---The Go tool's PingTimes JSON: indented as -j prints it (indent given), compact as -W posts it.
+---@param r perftest.Result
+---@param indent? string
+---@return string
+function classic.go_json(r, indent) end
+---One --jsonl line for a sample.
+---@param n integer
+---@param r perftest.Result
+---@return string
+function classic.json_row(n, r) end
+---r.tcp_info as a JSON object, times in ms.
+---@param t perftest.TcpInfo
+---@return string
+function classic.tcp_info_json(t) end
+---A running summary for one URL.
+---@param url string
+---@return perftest.classic.Summary
+function classic.summary(url) end
+---Adds a sample; only successful ones count in the averages.
+---@param s perftest.classic.Summary
+---@param r perftest.Result
+function classic.add(s, r) end
+---The summary text, as the classic tool prints it.
+---@param s perftest.classic.Summary
+---@return string
+function classic.summary_text(s) end
+---The summary as one --jsonl line.
+---@param s perftest.classic.Summary
+---@return string
+function classic.summary_json(s) end
+
+---@class perftest.conditions Result conditions as Lua expressions (alert rules, --check).
+---@field FIELDS table<string, true> The result's fields, which hide globals of the same name in a condition.
+local conditions = {}
+---A function of a result evaluating `expr`, or nil and why it does not compile.
+---@param expr string
+---@return (fun(r: perftest.Result): any)?, string?
+function conditions.compile(expr) end
+---True if `expr` reads the body (body, json()).
+---@param expr string
+---@return boolean
+function conditions.reads_body(expr) end
+---stats:check's table from expressions, each named by its text; or nil, the bad one and why.
+---@param list string[]
+---@return table?, string?, string?
+function conditions.checks(list) end
+---True if any expression of the list reads the body.
+---@param list string[]
+---@return boolean
+function conditions.any_reads_body(list) end
+
+---@class perftest.publishing.Publisher
+---@field address? string The address served.
+local Publisher = {}
+---Publishes a sample; `json` makes its webhook body when one is posted.
+---@param r perftest.Result
+---@param json? fun(): string
+function Publisher:add(r, json) end
+
+---@class perftest.publishing The classic publishing flags (-p/--listen, -c, -W, -A/-M) for any scenario.
+---@field OPTIONS perftest.cli.Option[]
+local publishing = {}
+---Adds OPTIONS to the spec's options; returns the spec.
+---@param spec perftest.cli.Spec
+---@return perftest.cli.Spec
+function publishing.with_options(spec) end
+---The settings start() takes, from parsed OPTIONS.
+---@param args table
+---@return table
+function publishing.from_args(args) end
+---Starts what `conf` asks for; `how.name` prefixes errors, `how.note(text)` tells what started, `how.quiet_alerts` keeps alert lines off stderr.
+---@param conf table
+---@param how? {name?: string, note?: fun(text: string), quiet_alerts?: boolean}
+---@return perftest.publishing.Publisher
+function publishing.start(conf, how) end
+
+---@class perftest.repl How the REPL shows values and completes names.
+local repl = {}
+---A probe result as a small waterfall.
+---@param r perftest.Result
+---@return string
+function repl.result(r) end
+---Any value as text, tables nested up to `depth` levels (3).
+---@param v any
+---@param depth? integer
+---@param seen? table
+---@return string
+function repl.inspect(v, depth, seen) end
+---The text the REPL prints for a value.
+---@param v any
+---@return string
+function repl.show(v) end
+---Tab: the byte offset where the word starts, and the candidates.
+---@param line string
+---@param pos integer
+---@param native table
+---@return integer, string[]
+function repl.complete(line, pos, native) end
+
+---@class perftest.alert What perftest.alert builds on.
+local alert = {}
+---A new rule (perftest.alert(spec) is this).
+---@param spec perftest.AlertSpec
+---@return perftest.Alert
+function alert.rule(spec) end
+
+---@class perftest.flow What perftest.flow builds on.
+local flow = {}
+---A new flow (perftest.flow(spec) is this).
+---@param spec perftest.FlowSpec
+---@return perftest.Flow
+function flow.new(spec) end
 
 return perftest

@@ -488,6 +488,157 @@ fn every_api_name_has_a_type_definition() {
     assert_eq!(printed, defs);
 }
 
+/// The part of `text` from `from` up to `to`, with what is in parentheses left out (the values
+/// a field takes, `error_kind` (`dns`, ...), are not fields).
+fn prose_between<'a>(text: &'a str, from: &str, to: &str) -> String {
+    let start = text
+        .find(from)
+        .unwrap_or_else(|| panic!("docs/lua-api.md has {from:?}"));
+    let rest = &text[start + from.len()..];
+    let end = rest
+        .find(to)
+        .unwrap_or_else(|| panic!("{to:?} after {from:?}"));
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in rest[..end].chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every `name` in backquotes that is a plain identifier.
+fn quoted_names(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(String::from)
+        .collect()
+}
+
+/// The definitions of one class: from its `---@class` line to the next class.
+fn class_section<'a>(defs: &'a str, class: &str) -> &'a str {
+    let head = format!("---@class {class}");
+    let at = defs
+        .lines()
+        .position(|l| l == head || l.starts_with(&format!("{head} ")))
+        .unwrap_or_else(|| panic!("stdlib/perftest.d.lua declares no class {class}"));
+    let start = defs.lines().take(at).map(|l| l.len() + 1).sum::<usize>();
+    let rest = &defs[start + head.len()..];
+    &defs[start..start + head.len() + rest.find("\n---@class ").unwrap_or(rest.len())]
+}
+
+/// lua-language-server is in neither Debian 12 nor npm, so this is the editors' check: every
+/// verb docs/lua-api.md names, every field it lists for results, options and TCP_INFO, and
+/// every function and constant of every bundled module is declared in perftest.d.lua.
+#[test]
+fn every_documented_verb_field_and_module_is_declared_for_editors() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/lua-api.md")).unwrap();
+    let defs = std::fs::read_to_string(format!("{root}/stdlib/perftest.d.lua")).unwrap();
+    assert!(
+        defs.lines().any(|l| l == "perftest = {}"),
+        "perftest is declared as a global"
+    );
+    assert!(
+        defs.trim_end().ends_with("return perftest"),
+        "and as require's"
+    );
+
+    // Verbs in the headings: perftest.x, perftest.x.y, and methods as obj:m(.
+    let mut verbs = 0;
+    for heading in doc.lines().filter(|l| l.starts_with("### ")) {
+        for word in heading.split(|c: char| !(c.is_ascii_alphanumeric() || "._:".contains(c))) {
+            if let Some(path) = word.strip_prefix("perftest.") {
+                let declared = match path.split_once('.') {
+                    Some((table, name)) => class_section(&defs, &format!("perftest.{table}"))
+                        .contains(&format!("---@field {name} ")),
+                    None => {
+                        defs.contains(&format!("function perftest.{path}("))
+                            || class_section(&defs, "perftest")
+                                .contains(&format!("---@field {path} "))
+                    }
+                };
+                assert!(declared, "{heading}: perftest.{path} is not declared");
+                verbs += 1;
+            } else if let Some((_, method)) = word.split_once(':').filter(|(o, m)| {
+                [o, m]
+                    .iter()
+                    .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            }) {
+                assert!(
+                    defs.contains(&format!(":{method}(")),
+                    "{heading}: :{method} is not declared"
+                );
+                verbs += 1;
+            }
+        }
+    }
+    assert!(verbs > 30, "{verbs} verbs read from the headings");
+
+    let fields = [
+        (
+            "perftest.Result",
+            prose_between(&doc, "The result:", "A redirect chain"),
+        ),
+        (
+            "perftest.ProbeOptions",
+            prose_between(&doc, "Options:", "An unknown option"),
+        ),
+        (
+            "perftest.TcpInfo",
+            prose_between(&doc, "(Linux `TCP_INFO`):", "only where"),
+        ),
+    ];
+    for (class, prose) in &fields {
+        let names = quoted_names(prose);
+        assert!(names.len() > 8, "{class}: {names:?}");
+        let section = class_section(&defs, class);
+        for name in names {
+            assert!(
+                section.contains(&format!("---@field {name} "))
+                    || section.contains(&format!("---@field {name}? ")),
+                "{class}.{name} is documented but not declared"
+            );
+        }
+    }
+
+    // Every bundled module a scenario can require, each of its functions and constants.
+    for entry in std::fs::read_dir(format!("{root}/stdlib/perftest")).unwrap() {
+        let path = entry.unwrap().path();
+        let module = path.file_stem().unwrap().to_str().unwrap().to_string();
+        if module == "prelude" {
+            continue; // loaded for every script; its names are perftest's own
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let section = class_section(&defs, &format!("perftest.{module}"));
+        assert!(
+            section.contains(&format!("local {module} = {{}}")),
+            "perftest.{module}'s table"
+        );
+        for line in source.lines() {
+            if let Some(rest) = line.strip_prefix("function M.") {
+                let name = rest.split('(').next().unwrap();
+                assert!(
+                    section.contains(&format!("function {module}.{name}(")),
+                    "perftest.{module}.{name} is not declared"
+                );
+            } else if let Some(rest) = line.strip_prefix("M.") {
+                let name = rest.split([' ', '=']).next().unwrap();
+                assert!(
+                    section.contains(&format!("---@field {name} ")),
+                    "perftest.{module}.{name} is not declared"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_script_over_its_memory_limit_stops_with_a_clear_error() {
     let script = common::write_temp(
