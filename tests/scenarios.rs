@@ -490,7 +490,7 @@ fn every_api_name_has_a_type_definition() {
 
 /// The part of `text` from `from` up to `to`, with what is in parentheses left out (the values
 /// a field takes, `error_kind` (`dns`, ...), are not fields).
-fn prose_between<'a>(text: &'a str, from: &str, to: &str) -> String {
+fn prose_between(text: &str, from: &str, to: &str) -> String {
     let start = text
         .find(from)
         .unwrap_or_else(|| panic!("docs/lua-api.md has {from:?}"));
