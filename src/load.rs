@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::io_pool::IoPool;
 use crate::probe::{Kept, ProbeRequest, ProbeResult, Prober, millis};
 use crate::shutdown::Shutdown;
-use crate::stats::{Sample, Scope, Stats};
+use crate::stats::{Sample, Stats};
 use crate::thresholds::Threshold;
 
 input_error!(
@@ -225,10 +225,7 @@ pub async fn run(
         {
             last_check = Instant::now();
             let now = crate::probe::epoch(std::time::SystemTime::now());
-            if let Some(t) = spec.abort.iter().find(|t| {
-                let (v, pass) = t.evaluate(&stats, Scope::Run, now);
-                v.is_some() && !pass
-            }) {
+            if let Some((t, _)) = Threshold::aborting(&spec.abort, &stats, now) {
                 aborted_by = Some(t.label());
                 done.trigger();
             }

@@ -133,6 +133,20 @@ impl Threshold {
         })
     }
 
+    /// The first `abort_on_fail` threshold of `all` that fails over the whole run, with its
+    /// value; one without data yet does not abort (the run has only begun). Loads and stats
+    /// objects check this at most once a second.
+    pub fn aborting<'a>(
+        all: &'a [Threshold],
+        stats: &Stats,
+        now: f64,
+    ) -> Option<(&'a Threshold, Option<f64>)> {
+        all.iter().filter(|th| th.abort_on_fail).find_map(|th| {
+            let (v, pass) = th.evaluate(stats, Scope::Run, now);
+            (!pass && v.is_some()).then_some((th, v))
+        })
+    }
+
     /// The measured value (None without data) and whether the threshold holds. No data fails:
     /// a gate that saw no sample must not pass.
     pub fn evaluate(&self, stats: &Stats, scope: Scope, now: f64) -> (Option<f64>, bool) {

@@ -218,15 +218,7 @@ fn check_abort(state: &mut StatsState) -> Option<(String, Option<f64>)> {
         return None;
     }
     state.last_abort_check = Some(Instant::now());
-    let t = now();
-    state
-        .thresholds
-        .iter()
-        .filter(|th| th.abort_on_fail)
-        .find_map(|th| {
-            let (v, pass) = th.evaluate(&state.stats, Scope::Run, t);
-            (!pass && v.is_some()).then(|| (th.label(), v))
-        })
+    Threshold::aborting(&state.thresholds, &state.stats, now()).map(|(th, v)| (th.label(), v))
 }
 
 impl UserData for LuaStats {
