@@ -15,8 +15,8 @@ and comes back. Each city's round trip is its own namespace's NFQUEUE delayer ho
 packets to and from 127.0.0.2; nothing here delays anything but the target's answer.
 
 The control file (--slow-file), read at every request, says how the target is slowed: "MS
-SHARE" holds the first byte of that share of each city's requests MS ms (every request whose
-number in its city, modulo 10, is below SHARE x 10), so a slow path that some requests take
+SHARE" holds the first byte of that share of each city's requests MS ms (spread evenly over its
+requests), so a slow path that some requests take
 shows in a p95 and not in a p10, as the seed's 09:00 spike did; absent or empty, none is held.
 Every request is logged: time, city, hold applied.
 
@@ -26,6 +26,7 @@ Every request is logged: time, city, hold applied.
 import argparse
 import asyncio
 import ctypes
+import math
 import os
 import ssl
 import sys
@@ -69,7 +70,9 @@ def hold_ms(path, city):
         ms, share = float(words[0]), float(words[1])
     except (OSError, ValueError, IndexError):
         return 0.0
-    return ms if n % 10 < round(share * 10) else 0.0
+    # Spread evenly (every 1/share-th request), so that no burst of slow ones lands in the
+    # seconds before a period ends and lifts that period's p95 before the slowdown is under way.
+    return ms if math.floor((n + 1) * share) > math.floor(n * share) else 0.0
 
 
 async def target(city, reader, writer, args, log):
