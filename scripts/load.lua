@@ -68,9 +68,7 @@ if not ok then
 end
 
 if args.jsonl then
-  local t = stats:table()
-  t.thresholds, t.dropped, t.elapsed = stats:check(), info.dropped, info.elapsed
-  print(perftest.json.encode(t))
+  print(require("perftest.classic").stats_json(stats, args.positional[1], { elapsed = info.elapsed, dropped = info.dropped }))
   stats:summary { color = false }
 else
   io.write(stats:summary())

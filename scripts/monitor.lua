@@ -174,8 +174,16 @@ end
 
 perftest.eprint(("perftest: monitoring %d target%s from %s"):format(#targets, #targets == 1 and "" or "s", perftest.location))
 if not args.quiet and not args.jsonl then print(classic.HEADER) end
+local started = perftest.clock()
 local tasks = {}
 for i, t in ipairs(targets) do
   tasks[i] = perftest.spawn(watch, t, (i - 1) / #targets * (t.every or args.every))
 end
-for _, stats in ipairs(perftest.join_all(tasks)) do io.write("\n", stats:summary()) end
+for i, stats in ipairs(perftest.join_all(tasks)) do
+  if args.jsonl then
+    -- The stream stays one JSON object a line: the summaries too (docs/schema/summary.json).
+    print(classic.stats_json(stats, targets[i].url, { elapsed = perftest.clock() - started }))
+  else
+    io.write("\n", stats:summary())
+  end
+end

@@ -59,13 +59,13 @@ local function gate(url)
   return stats
 end
 
+local classic = require "perftest.classic"
+local started = perftest.clock()
 local tasks = {}
 for i, url in ipairs(args.positional) do tasks[i] = perftest.spawn(gate, url) end
 for _, stats in ipairs(perftest.join_all(tasks)) do
   if args.jsonl then
-    local t = stats:table()
-    t.thresholds = stats:check()
-    print(perftest.json.encode(t))
+    print(classic.stats_json(stats, stats:name(), { elapsed = perftest.clock() - started }))
     stats:summary { color = false } -- records the verdict for the exit code
   else
     io.write(stats:summary(), "\n")

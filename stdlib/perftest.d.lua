@@ -603,7 +603,7 @@ function classic.env_location() end
 ---@param indent? string
 ---@return string
 function classic.go_json(r, indent) end
----One --jsonl line for a sample.
+---One --jsonl line for a sample (docs/schema/sample.json).
 ---@param n integer
 ---@param r perftest.Result
 ---@return string
@@ -624,10 +624,16 @@ function classic.add(s, r) end
 ---@param s perftest.classic.Summary
 ---@return string
 function classic.summary_text(s) end
----The summary as one --jsonl line.
+---The summary as one --jsonl line (docs/schema/summary.json, averages only).
 ---@param s perftest.classic.Summary
 ---@return string
 function classic.summary_json(s) end
+---A stats object's summary as one --jsonl line (docs/schema/summary.json): its table, type, url, the verdicts and `extra`.
+---@param stats perftest.Stats
+---@param url string
+---@param extra? table
+---@return string
+function classic.stats_json(stats, url, extra) end
 
 ---@class perftest.conditions Result conditions as Lua expressions (alert rules, --check).
 ---@field FIELDS table<string, true> The result's fields, which hide globals of the same name in a condition.

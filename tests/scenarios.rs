@@ -349,12 +349,14 @@ fn monitor_prints_json_lines_with_jsonl_or_its_short_j() {
             &t.url("/page?size=8"),
         ]);
         assert_eq!(code, 0, "{flag}: {err}");
-        let rows: Vec<serde_json::Value> = out
+        let lines: Vec<serde_json::Value> = out
             .lines()
-            .filter(|l| l.starts_with('{'))
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect();
-        assert_eq!(rows.len(), 2, "{flag}: {out}");
+        let (rows, summaries): (Vec<_>, Vec<_>) =
+            lines.into_iter().partition(|l| l["type"] == "sample");
+        assert_eq!((rows.len(), summaries.len()), (2, 1), "{flag}: {out}");
+        assert_eq!(summaries[0]["type"], "summary");
         assert!(
             rows.iter().all(|r| r["size"] == 8 && r["http"] == 200),
             "{out}"

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::Series;
 
-/// One sample row as `classic.json_row` prints it; summary lines have no `timestamp`.
+/// One sample row as `classic.json_row` prints it (docs/schema/sample.json); summary lines
+/// (`"type": "summary"`, docs/schema/summary.json) are passed over.
 #[derive(Deserialize)]
 struct Line {
     timestamp: Option<f64>,
@@ -81,7 +82,11 @@ impl Rows {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let Ok(l) = serde_json::from_str::<Line>(&line) else {
+                let parsed = serde_json::from_str::<serde_json::Value>(&line);
+                if parsed.as_ref().is_ok_and(|v| v["type"] == "summary") {
+                    continue;
+                }
+                let Ok(l) = parsed.and_then(Line::deserialize) else {
                     skipped += 1;
                     first_skipped.get_or_insert_with(|| format!("{name}:{}", i + 1));
                     continue;

@@ -110,10 +110,11 @@ function M.go_json(r, indent)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
---- One JSON object (one line): every field of the row, times in ms, plus the error.
+--- One JSON object (one line, docs/schema/sample.json): every field of the row, times in ms,
+--- plus the error.
 function M.json_row(n, r)
   return table.concat({
-    '{"n":', n,
+    '{"type":"sample","n":', n,
     ',"timestamp":', math.floor(r.start),
     ',"dns":', ms(r.dns), ',"tcp":', ms(r.tcp), ',"tls":', ms(r.tls),
     ',"first":', ms(r.first), ',"lastb":', ms(r.lastb), ',"total":', ms(r.total),
@@ -167,16 +168,29 @@ function M.summary_text(s)
     s.size // n, s.url)
 end
 
---- The summary as one JSON line, for --jsonl.
+--- The summary as one JSON line for --jsonl (docs/schema/summary.json): the vocabulary every
+--- scenario's summary shares, with only the averages, as the text summary has.
 function M.summary_json(s)
   local n = s.ok
-  local avg = function(k) return n > 0 and ms(s[k] / n) or "null" end
+  local avg = function(k) return n > 0 and ('{"avg":%s}'):format(ms(s[k] / n)) or "{}" end
   return table.concat({
-    '{"summary":', q(s.url), ',"samples":', s.samples, ',"ok":', n, ',"failed":', s.failed,
-    ',"elapsed":', q(M.hhmmss(elapsed(s))), ',"elapsed_s":', elapsed(s),
+    '{"type":"summary","url":', q(s.url), ',"count":', s.samples, ',"ok":', n,
+    ',"failed":', s.failed, ',"elapsed":', elapsed(s),
     ',"dns":', avg "dns", ',"tcp":', avg "tcp", ',"tls":', avg "tls", ',"first":', avg "first",
     ',"lastb":', avg "lastb", ',"total":', avg "total",
-    ',"size":', n > 0 and s.size // n or "null", '}' })
+    ',"size":', n > 0 and ('{"avg":%d}'):format(s.size // n) or "{}", '}' })
+end
+
+--- A stats object's summary as one JSON line for --jsonl (docs/schema/summary.json): its
+--- stats:table() with type = "summary", the target's `url`, the thresholds' verdicts when it
+--- has some, and `extra` (elapsed, dropped, ...).
+function M.stats_json(stats, url, extra)
+  local t = stats:table()
+  t.type, t.url = "summary", url
+  local verdicts = stats:check()
+  if #verdicts > 0 then t.thresholds = verdicts end
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return perftest.json.encode(t)
 end
 
 return M

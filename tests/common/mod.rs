@@ -9,6 +9,7 @@ pub mod moto;
 pub mod prom;
 pub mod prometheus;
 pub mod receiver;
+pub mod schema;
 pub mod target;
 pub mod tls;
 
