@@ -297,7 +297,7 @@ fn monitor_checks_every_sample_and_fails_when_the_content_changes() {
     let mut m = common::Running::start(cmd);
     let failed = |l: &str| l.contains("\"error\":\"check failed: json().status == \\\"UP\\\"\"");
     m.wait_for(3, |l| {
-        l.starts_with("{\"n\":") && l.contains("\"error\":null")
+        l.contains("\"type\":\"sample\"") && l.contains("\"error\":null")
     });
     api.set_health("DOWN");
     m.wait_for(3, failed);
