@@ -304,7 +304,17 @@ fn monitor_checks_every_sample_and_fails_when_the_content_changes() {
     m.signal("INT");
     let (code, out, err) = m.finish(std::time::Duration::from_secs(20));
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("    ✗ json().status == \"UP\"\n"), "{out}");
+    // Under --jsonl the stream ends with the JSON summary, the checks tallied by name.
+    let summary: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["type"] == "summary")
+        .unwrap_or_else(|| panic!("no JSON summary: {out}"));
+    let check = &summary["checks"]["by_name"]["json().status == \"UP\""];
+    assert!(
+        check["passes"].as_u64() >= Some(3) && check["fails"].as_u64() >= Some(3),
+        "{out}"
+    );
     assert!(
         err.contains("FAILING") && err.contains("errors rate == 0"),
         "the failed checks fail the rolling errors threshold: {err}"
