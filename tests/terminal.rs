@@ -231,8 +231,17 @@ fn history_hints_as_fish_and_is_saved_after_every_line() {
     t.clear();
     t.send("432");
     t.wait_until("the hint", |s| s.contains("perftest> 4321 + 1"));
-    // What follows the cursor is the hint, dimmed, not typed text.
-    assert_eq!(t.after_cursor(), ("1 + 1".to_string(), true));
+    // What follows the cursor is the hint, dimmed, not typed text. Each key redraws it (after
+    // "4" the screen already reads "4321 + 1"): wait for the third key's redraw.
+    let end = Instant::now() + DEADLINE;
+    while t.after_cursor() != ("1 + 1".to_string(), true) {
+        assert!(
+            Instant::now() < end,
+            "after 432 the hint reads {:?}",
+            t.after_cursor()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // Right arrow takes the hint.
     t.send(&format!("{RIGHT}\r"));
     t.wait_for("4322");
