@@ -62,7 +62,7 @@ class Rows:
         lines = data.split(b"\n")
         self.partial = lines.pop()
         for line in lines:
-            if not line.startswith(b'{"n":'):
+            if not line.startswith(b'{"type":"sample"'):
                 continue  # the summaries at the end
             r = json.loads(line)
             self.by_label[target_label(r["url"])] += 1
