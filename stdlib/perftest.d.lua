@@ -108,8 +108,10 @@ function Task:done() end
 
 ---@class perftest.Ticker
 local Ticker = {}
----Waits for the next tick of the schedule; false when the run is stopping.
----@return boolean
+---Waits for the next tick of the schedule; false when the run is stopping. The second value is
+---how late (seconds) the tick began after its due time.
+---@return boolean running
+---@return number late
 function Ticker:next() end
 
 ---@class perftest.Session

@@ -231,18 +231,45 @@ local tick = perftest.every(0.2)
 local start = perftest.clock()
 for i = 1, 5 do
   if i == 2 then perftest.sleep(0.3) end  -- one slow iteration
-  tick:next()
+  local running, late = tick:next()
+  assert(running and late >= 0, "a tick that is not late reads 0")
+  -- when this tick was due, on the clock's scale, and how late it began
+  print(string.format("%.4f %.4f", perftest.clock() - late - start, late))
 end
-print(string.format("%.2f", perftest.clock() - start))
 "#;
     let path = scripts(&[("every.lua", src)]);
     let (code, out, err) = run(&["run", &path]);
     assert_eq!(code, 0, "{err}");
-    // Ticks at 0.2, 0.5 (late), 0.6, 0.8, 1.0 s: the slow iteration makes one tick late but
-    // does not shift the rest. A schedule that drifted by the overrun would end at 1.3 s; the
-    // quarter second between leaves a loaded machine room to wake late.
-    let took: f64 = out.trim().parse().unwrap();
-    assert!((0.99..1.25).contains(&took), "{took}");
+    // Due at 0.2, 0.4 (begun late, after the slow iteration), 0.6, 0.8, 1.0 s: the overrun
+    // makes one tick late but does not shift the rest. A schedule that drifted by the overrun
+    // would be due at 0.7, 0.9, 1.1, off the 0.2 s grid by half a period. The due times are
+    // what the schedule is, so a loaded machine that wakes late changes `late`, not them; if it
+    // wakes more than a period late the ticks it missed are skipped, still on the grid.
+    let ticks: Vec<(f64, f64)> = out
+        .lines()
+        .map(|l| {
+            let mut f = l.split(' ').map(|x| x.parse::<f64>().unwrap());
+            (f.next().unwrap(), f.next().unwrap())
+        })
+        .collect();
+    assert_eq!(ticks.len(), 5, "{out}");
+    let mut last = 0.0;
+    for (due, _) in &ticks {
+        let k = due / 0.2;
+        assert!(
+            (k - k.round()).abs() < 0.1 && *due > last,
+            "every tick is due on the 0.2 s grid, in order: {out}"
+        );
+        last = *due;
+    }
+    assert!(
+        (ticks[0].0 - 0.2).abs() < 0.02,
+        "the first tick is due a period after every(): {out}"
+    );
+    assert!(
+        ticks[1].1 >= 0.09,
+        "the tick after the slow iteration began late: {out}"
+    );
 }
 
 #[test]

@@ -81,7 +81,7 @@ async fn dns_delay_is_measured_in_dns() {
     q.dns_server = Some(dns.addr);
     let r = Prober::new().probe(&q).await;
     assert!(r.ok(), "{:?}", r.error);
-    between("dns", ms(r.phases.dns), 50.0, SLACK_MS);
+    within_truth("dns", ms(r.phases.dns), 50.0, dns.held("svc.test"));
     assert_eq!(r.remote, Some(t.addr));
     // The Host header names the URL's host, not the address.
     let seen = t.requests();
@@ -529,11 +529,20 @@ async fn an_unanswered_connect_times_out_with_its_own_limit() {
     let (addr, _keep) = common::unanswered_listener();
     let mut q = req(&format!("http://{addr}/"));
     q.connect_timeout = Duration::from_millis(300);
+    let outer = std::time::Instant::now();
     let r = Prober::new().probe(&q).await;
+    let wall = ms(outer.elapsed());
     let e = r.error.as_ref().expect("an error");
     assert_eq!(e.kind, ErrorKind::Timeout);
     assert_eq!(e.message, format!("connect {addr}: timed out after 300ms"));
-    between("tcp", ms(r.phases.tcp), 300.0, SLACK_MS);
+    // The phase lasts the whole limit and no more than the probe did: a loaded machine may
+    // wake the timer late, and the phase rightly holds that (a fixed slack above 300 ms is
+    // what made this test fail under load).
+    let tcp = ms(r.phases.tcp);
+    assert!(
+        (300.0..=wall).contains(&tcp),
+        "tcp = {tcp:.3} ms, expected in [300, {wall:.3}] (the probe's own wall time)"
+    );
     assert_total_is_sum(&r);
 }
 

@@ -84,12 +84,14 @@ struct Ticker {
 
 impl UserData for Ticker {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        // Waits for the next tick; false when the run is stopping.
+        // Waits for the next tick; false when the run is stopping. Also returns how late, in
+        // seconds, this tick began after its due time: a monitor can log its own overruns, and
+        // `clock() - late` is the schedule itself, whatever the machine's load.
         methods.add_async_method("next", |_, this, ()| async move {
             let shutdown = &this.ctx.svc.shutdown;
             if this.period.is_zero() {
                 tokio::task::yield_now().await;
-                return Ok(!shutdown.is_stopping());
+                return Ok((!shutdown.is_stopping(), 0.0));
             }
             let now = tokio::time::Instant::now();
             let due = this.due.get();
@@ -97,13 +99,16 @@ impl UserData for Ticker {
                 // Late (the last iteration overran): go now, then back on the original grid.
                 let behind = (now - due).as_nanos() / this.period.as_nanos() + 1;
                 this.due.set(due + this.period * behind as u32);
-                return Ok(!shutdown.is_stopping());
+                return Ok((!shutdown.is_stopping(), (now - due).as_secs_f64()));
             }
             this.due.set(due + this.period);
-            Ok(tokio::select! {
-                _ = tokio::time::sleep_until(due) => !shutdown.is_stopping(),
-                _ = shutdown.wait() => false,
-            })
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => {
+                    let late = tokio::time::Instant::now().saturating_duration_since(due);
+                    Ok((!shutdown.is_stopping(), late.as_secs_f64()))
+                }
+                _ = shutdown.wait() => Ok((false, 0.0)),
+            }
         });
         methods.add_meta_method(MetaMethod::ToString, |_, this, ()| {
             Ok(format!("every {}s", this.period.as_secs_f64()))

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
@@ -15,7 +15,15 @@ use hickory_proto::rr::{RData, Record, RecordType};
 /// A running DNS server; it lives until the test process ends.
 pub struct DnsServer {
     pub addr: SocketAddr,
-    log: Arc<Mutex<Vec<(String, RecordType)>>>,
+    log: Arc<Mutex<Vec<Query>>>,
+}
+
+/// One query as the server saw it: when it arrived and when its answer left.
+struct Query {
+    name: String,
+    rtype: RecordType,
+    arrived: Instant,
+    answered: Option<Instant>,
 }
 
 impl DnsServer {
@@ -47,6 +55,7 @@ impl DnsServer {
                     let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                         continue;
                     };
+                    let arrived = Instant::now();
                     let Ok(query) = Message::from_vec(&buf[..n]) else {
                         continue;
                     };
@@ -60,7 +69,16 @@ impl DnsServer {
                             .to_ascii()
                             .trim_end_matches('.')
                             .to_ascii_lowercase();
-                        seen.lock().unwrap().push((name.clone(), q.query_type()));
+                        let slot = {
+                            let mut log = seen.lock().unwrap();
+                            log.push(Query {
+                                name: name.clone(),
+                                rtype: q.query_type(),
+                                arrived,
+                                answered: None,
+                            });
+                            log.len() - 1
+                        };
                         if name.starts_with("silent.") {
                             return;
                         }
@@ -96,6 +114,7 @@ impl DnsServer {
                         }
                         if let Ok(bytes) = resp.to_vec() {
                             let _ = socket.send_to(&bytes, from).await;
+                            seen.lock().unwrap()[slot].answered = Some(Instant::now());
                         }
                     });
                 }
@@ -110,7 +129,18 @@ impl DnsServer {
             .lock()
             .unwrap()
             .iter()
-            .filter(|(n, t)| n == name && *t == rtype)
+            .filter(|q| q.name == name && q.rtype == rtype)
             .count()
+    }
+
+    /// How long the server really held `name`: from its first query's arrival to its last
+    /// answer's leaving. Under load the server's own timer can overshoot the nominal delay, so
+    /// an upper bound on a measured DNS phase must start from this, not from the delay asked.
+    pub fn held(&self, name: &str) -> Option<Duration> {
+        let log = self.log.lock().unwrap();
+        let queries = log.iter().filter(|q| q.name == name);
+        let first = queries.clone().map(|q| q.arrived).min()?;
+        let last = queries.filter_map(|q| q.answered).max()?;
+        Some(last.saturating_duration_since(first))
     }
 }
