@@ -154,11 +154,18 @@ async fn a_silent_name_server_times_out_with_the_phase_named() {
     let mut q = req("http://silent.test/");
     q.dns_server = Some(dns.addr);
     q.timeout = Duration::from_millis(300);
+    let outer = std::time::Instant::now();
     let r = Prober::new().probe(&q).await;
+    let wall = ms(outer.elapsed());
     let e = r.error.as_ref().expect("an error");
     assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
     assert_eq!(e.message, "timeout after 300ms resolving silent.test");
-    between("dns", ms(r.phases.dns), 300.0, SLACK_MS);
+    // The whole limit and no more than the probe took (a late timer is the phase's, rightly).
+    let dns = ms(r.phases.dns);
+    assert!(
+        (300.0..=wall).contains(&dns),
+        "dns = {dns:.3} ms, expected in [300, {wall:.3}] (the probe's own wall time)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,7 +523,7 @@ async fn a_busy_thread_does_not_stretch_dns_or_tcp() {
     let r = Prober::new().probe(&q).await;
     assert!(r.ok(), "{:?}", r.error);
     // Read at 220 ms without the kernel's timestamp; the slack is a loaded machine's.
-    between("dns", ms(r.phases.dns), 60.0, SLACK_MS);
+    within_truth("dns", ms(r.phases.dns), 60.0, dns.held("busy.test"));
     assert!(
         ms(r.phases.tcp) < 5.0,
         "loopback handshake: {:?}",
