@@ -237,10 +237,9 @@ impl clap::builder::TypedValueParser for ScenarioName {
     fn possible_values(
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
-        Some(Box::new(crate::engine::scripts::BUNDLED.iter().map(
+        Some(Box::new(crate::scripts::BUNDLED.iter().map(
             |(name, source)| {
-                clap::builder::PossibleValue::new(*name)
-                    .help(crate::engine::scripts::summary(source))
+                clap::builder::PossibleValue::new(*name).help(crate::scripts::summary(source))
             },
         )))
     }
@@ -265,9 +264,9 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 /// get the bundled scenarios' names after `run` and `scripts` added here.
 fn with_scenario_names(shell: clap_complete::Shell, mut script: String) -> String {
     use clap_complete::Shell;
-    let names = crate::engine::scripts::BUNDLED
+    let names = crate::scripts::BUNDLED
         .iter()
-        .map(|(name, source)| (*name, crate::engine::scripts::summary(source)));
+        .map(|(name, source)| (*name, crate::scripts::summary(source)));
     for sub in ["run", "scripts"] {
         match shell {
             Shell::Fish => {

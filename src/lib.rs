@@ -87,6 +87,7 @@ mod cli;
 mod color;
 mod engine;
 mod figures;
+mod fuzz;
 mod healthcheck;
 mod io_pool;
 mod limits;
@@ -96,6 +97,7 @@ mod panics;
 mod plot;
 pub mod probe;
 mod publish;
+mod scripts;
 mod serve;
 mod shutdown;
 mod stats;
@@ -106,11 +108,25 @@ mod thresholds;
 #[doc(hidden)]
 pub use publish::remote_write::proto as remote_write_proto;
 
-/// Entry points for the fuzz targets (fuzz/): the parsers that take outside input.
+/// Entry points for the fuzz targets (fuzz/): the parsers that take outside input. The ones
+/// through Lua live in the engine, and this is their door: no other module imports it.
 #[doc(hidden)]
-pub mod fuzzing;
+pub mod fuzzing {
+    pub use crate::engine::fuzzing::{json, options, response};
+    pub use crate::fuzz::{ProbeRequest, Target, Threshold, go_forms, parse_classic};
+    pub use crate::fuzz::{thresholds, url};
 
-use engine::{Script, ScriptArgs, Services};
+    /// The classic command line: NUL-separated words through Go's forms and clap, and the
+    /// flags parsed made `perftest.args`.
+    pub fn classic(data: &[u8]) {
+        if let Some(c) = crate::fuzz::classic(data) {
+            crate::engine::fuzzing::classic(&c);
+        }
+    }
+}
+
+use engine::{ScriptArgs, Services};
+use scripts::Script;
 use shutdown::Shutdown;
 
 /// The process: parses the command line, runs it, and turns a panic that reached this far
@@ -162,14 +178,11 @@ fn run(cli: cli::Cli) -> i32 {
         },
         Some(cli::Command::Scripts {
             definitions: true, ..
-        }) => output::print_text(engine::scripts::DEFINITIONS),
+        }) => output::print_text(scripts::DEFINITIONS),
         Some(cli::Command::Scripts { name: None, .. }) => {
             let mut text = String::new();
-            for (name, source) in engine::scripts::BUNDLED {
-                text.push_str(&format!(
-                    "{name:<10} {}\n",
-                    engine::scripts::summary(source)
-                ));
+            for (name, source) in scripts::BUNDLED {
+                text.push_str(&format!("{name:<10} {}\n", scripts::summary(source)));
             }
             text.push_str(
                 "\nperftest scripts NAME describes one; perftest run NAME --help lists its options.\n",
@@ -178,8 +191,8 @@ fn run(cli: cli::Cli) -> i32 {
         }
         Some(cli::Command::Scripts {
             name: Some(name), ..
-        }) => match engine::scripts::bundled(&name) {
-            Some(s) => output::print_text(&engine::scripts::header(&s.source)),
+        }) => match scripts::bundled(&name) {
+            Some(s) => output::print_text(&scripts::header(&s.source)),
             None => {
                 errln!("perftest: no bundled scenario '{name}' (see perftest scripts)");
                 2
@@ -193,7 +206,7 @@ fn run(cli: cli::Cli) -> i32 {
             }
             0
         }
-        Some(cli::Command::Run { script, args }) => match engine::scripts::find(&script) {
+        Some(cli::Command::Run { script, args }) => match scripts::find(&script) {
             Ok(s) => execute(&s, ScriptArgs::List(args), verbosity),
             Err(e) => {
                 errln!("perftest: {e}");
@@ -227,7 +240,7 @@ fn run(cli: cli::Cli) -> i32 {
             1
         }
         None => {
-            let script = engine::scripts::bundled("default").expect("default.lua is bundled");
+            let script = scripts::bundled("default").expect("default.lua is bundled");
             execute(
                 &script,
                 ScriptArgs::Classic(Box::new(cli.classic)),

@@ -4,6 +4,12 @@ use mlua::{Lua, Table, Value};
 
 use crate::cli::Classic;
 
+/// A script's arguments: the parsed classic flags, or the words after `perftest run NAME`.
+pub enum ScriptArgs {
+    Classic(Box<Classic>),
+    List(Vec<String>),
+}
+
 /// The classic flags as named fields; a flag not given is nil so the script knows.
 pub fn classic_table(lua: &Lua, c: &Classic) -> mlua::Result<Table> {
     let t = lua.create_table()?;

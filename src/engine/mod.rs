@@ -1,21 +1,21 @@
 //! The Lua runtime: one Lua state on the main thread, scripts as coroutines, probes as tokio
 //! tasks on the I/O workers that the coroutines await. Knows no sockets.
 
-pub(crate) mod args;
+mod args;
 mod checks_api;
 mod context;
-pub(crate) mod convert;
+mod convert;
 mod errors;
-pub(crate) mod json_api;
+pub(crate) mod fuzzing;
+mod json_api;
 mod load_api;
 mod probe_api;
 mod process_api;
 mod publish_api;
 mod remote_write_api;
 pub mod repl;
-pub(crate) mod result_api;
-pub(crate) mod sample;
-pub mod scripts;
+mod result_api;
+mod sample;
 mod serve_api;
 mod stats_api;
 mod tasks;
@@ -26,20 +26,16 @@ use std::rc::Rc;
 
 use mlua::{Lua, Table, Value};
 
+pub use args::ScriptArgs;
 use context::Ctx;
 pub use context::Services;
-pub use scripts::Script;
+
+use crate::scripts::{self, Script};
 
 /// A scenario in which every sample failed (none got a response) exits with this, as
 /// sysexits' EX_UNAVAILABLE, so `perftest run monitor -n 3 URL || page-someone` works; the
 /// classic command line keeps Go's 0.
 pub const EXIT_UNAVAILABLE: i32 = 69;
-
-/// A script's arguments: the parsed classic flags, or the words after `perftest run NAME`.
-pub enum ScriptArgs {
-    Classic(Box<crate::cli::Classic>),
-    List(Vec<String>),
-}
 
 /// Builds a Lua state with perftest installed: every area registers its verbs, then the
 /// prelude wraps the raising ones.

@@ -23,7 +23,7 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config};
 use tokio::sync::mpsc;
 
-use super::ScriptArgs;
+use super::args::ScriptArgs;
 use super::context::{Ctx, Services};
 use super::errors::{describe, exit_request};
 

@@ -19,53 +19,44 @@ pub struct Script {
 
 /// Bundled scenarios: name and source.
 pub const BUNDLED: &[(&str, &str)] = &[
-    ("default", include_str!("../../scripts/default.lua")),
-    ("slo", include_str!("../../scripts/slo.lua")),
-    ("compare", include_str!("../../scripts/compare.lua")),
-    ("waterfall", include_str!("../../scripts/waterfall.lua")),
-    ("load", include_str!("../../scripts/load.lua")),
-    ("monitor", include_str!("../../scripts/monitor.lua")),
-    ("flow", include_str!("../../scripts/flow.lua")),
+    ("default", include_str!("../scripts/default.lua")),
+    ("slo", include_str!("../scripts/slo.lua")),
+    ("compare", include_str!("../scripts/compare.lua")),
+    ("waterfall", include_str!("../scripts/waterfall.lua")),
+    ("load", include_str!("../scripts/load.lua")),
+    ("monitor", include_str!("../scripts/monitor.lua")),
+    ("flow", include_str!("../scripts/flow.lua")),
 ];
 
 /// Bundled Lua modules, found by `require`.
 pub const STDLIB: &[(&str, &str)] = &[
     (
         "perftest.prelude",
-        include_str!("../../stdlib/perftest/prelude.lua"),
+        include_str!("../stdlib/perftest/prelude.lua"),
     ),
     (
         "perftest.classic",
-        include_str!("../../stdlib/perftest/classic.lua"),
+        include_str!("../stdlib/perftest/classic.lua"),
     ),
-    (
-        "perftest.cli",
-        include_str!("../../stdlib/perftest/cli.lua"),
-    ),
-    (
-        "perftest.repl",
-        include_str!("../../stdlib/perftest/repl.lua"),
-    ),
+    ("perftest.cli", include_str!("../stdlib/perftest/cli.lua")),
+    ("perftest.repl", include_str!("../stdlib/perftest/repl.lua")),
     (
         "perftest.conditions",
-        include_str!("../../stdlib/perftest/conditions.lua"),
+        include_str!("../stdlib/perftest/conditions.lua"),
     ),
-    (
-        "perftest.flow",
-        include_str!("../../stdlib/perftest/flow.lua"),
-    ),
+    ("perftest.flow", include_str!("../stdlib/perftest/flow.lua")),
     (
         "perftest.alert",
-        include_str!("../../stdlib/perftest/alert.lua"),
+        include_str!("../stdlib/perftest/alert.lua"),
     ),
     (
         "perftest.publishing",
-        include_str!("../../stdlib/perftest/publishing.lua"),
+        include_str!("../stdlib/perftest/publishing.lua"),
     ),
 ];
 
 /// The Lua API's type definitions for lua-language-server.
-pub const DEFINITIONS: &str = include_str!("../../stdlib/perftest.d.lua");
+pub const DEFINITIONS: &str = include_str!("../stdlib/perftest.d.lua");
 
 /// The source of a bundled module.
 pub fn stdlib(name: &str) -> Option<&'static str> {
