@@ -123,7 +123,7 @@ def watch(a):
     wall = time.time()
     json.dump({"start": wall, "seconds": a.seconds}, open(os.path.join(a.out, "run.json"), "w"))
     samples = open(os.path.join(a.out, "samples.tsv"), "w")
-    samples.write("t_s\trss_kib\tfds\tsockets\tother_fds\tthreads\tlua_bytes\theap_in_use_bytes\theap_free_bytes\tprobes_done\tseries\n")
+    samples.write("t_s\trss_kib\tfds\tsockets\tother_fds\tthreads\tlua_bytes\theap_in_use_bytes\theap_free_bytes\tprobes_done\tseries\thist_bytes\n")
     scrapes = open(os.path.join(a.out, "scrapes.tsv"), "w")
     scrapes.write("t_s\trows_before\tin_metrics\trows_after\ttargets_outside\n")
     series = 0
@@ -147,10 +147,11 @@ def watch(a):
             m = json.loads(get(a.metrics + "/memstats?format=json"))
             samples.write(f"{now:.1f}\t{p['rss_kib']}\t{p['fds']}\t{p['sockets']}\t{p['other_fds']}\t{p['threads']}\t{m['lua_bytes']}\t"
                           f"{m['process'].get('heap_in_use_bytes', 0)}\t{m['process'].get('heap_free_bytes', 0)}\t"
-                          f"{m['probes_done']}\t{series}\n")
+                          f"{m['probes_done']}\t{series}\t{m.get('stats_histogram_bytes', 0)}\n")
             samples.flush()
             print(f"[{time.strftime('%H:%M:%S')}] soak {now / 60:5.1f} min: rss {p['rss_kib'] / 1024:.2f} MiB, "
                   f"fds {p['fds']}, threads {p['threads']}, lua {m['lua_bytes'] / 1024:.0f} KiB, "
+                  f"histograms {m.get('stats_histogram_bytes', 0) / 1024:.0f} KiB, "
                   f"probes {m['probes_done']}, rows {sum(rows.by_label.values())}", file=sys.stderr, flush=True)
             next_sample += a.sample_every
         if now >= a.seconds:
@@ -230,11 +231,12 @@ def report(a):
                f"({sum(printed.values()) / run['seconds']:.1f} a second); outcomes: "
                + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])) + ".")
     out.append("")
-    out.append("| minute | RSS MiB | open fds | sockets | other fds | threads | Lua heap KiB | malloc in use MiB | malloc free MiB | probes done | /metrics samples |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| minute | RSS MiB | open fds | sockets | other fds | threads | Lua heap KiB | malloc in use MiB | malloc free MiB | stats histograms KiB | probes done | /metrics samples |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in data:
         out.append(f"| {d['t_s'] / 60:.0f} | {d['rss_kib'] / 1024:.2f} | {d['fds']:.0f} | {d['sockets']:.0f} | {d['other_fds']:.0f} | {d['threads']:.0f} | "
                    f"{d['lua_bytes'] / 1024:.0f} | {d['heap_in_use_bytes'] / MIB:.2f} | {d['heap_free_bytes'] / MIB:.2f} | "
+                   f"{d.get('hist_bytes', 0) / 1024:.0f} | "
                    f"{d['probes_done']:.0f} | {d['series']:.0f} |")
     out.append("")
     checks = [
@@ -266,6 +268,12 @@ def report(a):
         out.append(f"| {name} | {'yes' if ok else 'NO'} | {fig} |")
     out.append("")
     out.append(f"Lua heap: {min(lua):.0f}..{max(lua):.0f} KiB (last {lua[-1]:.0f}).")
+    if win and "hist_bytes" in cols:
+        hist = [d["hist_bytes"] / MIB for d in data]
+        heap = [d["heap_in_use_bytes"] / MIB for d in data]
+        out.append(f"Over the last {span / 60:.0f} minutes: statistics' histograms {hist[win[0]]:.3f} -> {hist[win[-1]]:.3f} MiB "
+                   f"(least squares {fit([t[i] for i in win], [hist[i] for i in win]) * span:+.3f}); malloc in use "
+                   f"{fit([t[i] for i in win], [heap[i] for i in win]) * span:+.3f} MiB least squares.")
     text = "\n".join(out) + "\n"
     open(os.path.join(a.out, "report.md"), "w").write(text)
     print(text)
@@ -295,9 +303,10 @@ set title "threads"
 plot "{out}/samples.tsv" skip 1 using ($1/60):6 with linespoints pt 7 ps 0.5
 set autoscale y
 set key top left
-set title "Lua heap (KiB) and malloc in use (MiB x 100)"
+set title "Lua heap, malloc in use, statistics' histograms"
 plot "{out}/samples.tsv" skip 1 using ($1/60):($7/1024) with linespoints pt 7 ps 0.5 title "Lua KiB", \\
-     "" skip 1 using ($1/60):($8/10485.76) with linespoints pt 7 ps 0.5 title "malloc in use, MiB x 100"
+     "" skip 1 using ($1/60):($8/10485.76) with linespoints pt 7 ps 0.5 title "malloc in use, MiB x 100", \\
+     "" skip 1 using ($1/60):($12/1024) with linespoints pt 7 ps 0.5 title "histograms KiB"
 unset multiplot
 """
     try:

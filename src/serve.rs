@@ -1,4 +1,4 @@
-//! The `-p` web server: `/memstats` (this process's real memory, the Lua heap, probes done,
+//! The `-p` web server: `/memstats` (this process's real memory, the Lua heap and statistics, probes done,
 //! tasks alive, uptime; HTML for a browser, JSON when asked), `/metrics` (Prometheus) and
 //! `/healthz`. Read-only: GET and HEAD, small requests, nothing secret.
 
@@ -143,6 +143,7 @@ pub fn memstats(f: &Figures) -> serde_json::Value {
         "probes_done": f.probes(),
         "tasks_alive": f.tasks_alive.load(Ordering::Relaxed),
         "lua_bytes": f.lua_bytes.load(Ordering::Relaxed),
+        "stats_histogram_bytes": crate::stats::histogram_bytes(),
         "process": p,
         "publishers": publishers,
     })
@@ -166,6 +167,7 @@ fn memstats_html(m: &serde_json::Value) -> String {
         ("Allocator: in use", mib(&p["heap_in_use_bytes"])),
         ("Allocator: free", mib(&p["heap_free_bytes"])),
         ("Lua heap", mib(&m["lua_bytes"])),
+        ("Statistics histograms", mib(&m["stats_histogram_bytes"])),
         ("Threads", p["threads"].to_string()),
         ("Open file descriptors", p["open_fds"].to_string()),
         (

@@ -671,11 +671,15 @@ fn the_web_server_serves_metrics_memstats_and_health() {
     );
     assert!(m["probes_done"].as_u64().unwrap() >= 3);
     assert!(m["lua_bytes"].as_u64().unwrap() > 0);
+    // A few samples per URL: exact values yet, no histogram.
+    assert!(m["stats_histogram_bytes"].is_u64(), "{m}");
     assert_eq!(m["tasks_alive"], 2, "one loop per URL");
     let (status, html) = common::http(port, "GET", "/memstats", "text/html");
     assert_eq!(status, 200);
     assert!(
-        html.contains("Resident memory") && html.contains("Lua heap"),
+        html.contains("Resident memory")
+            && html.contains("Lua heap")
+            && html.contains("Statistics histograms"),
         "{html}"
     );
     assert_eq!(common::http(port, "POST", "/metrics", "*/*").0, 405);

@@ -52,6 +52,18 @@ fn index(v: f64) -> u16 {
     grid().partition_point(|b| *b < v) as u16
 }
 
+/// A fine entry's count takes the bits below its grid index (641 boundaries: 10 bits).
+const COUNT_BITS: u32 = 54;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+fn fine_index(e: u64) -> u16 {
+    (e >> COUNT_BITS) as u16
+}
+
+fn fine_count(e: u64) -> u64 {
+    e & COUNT_MASK
+}
+
 /// How a phase's buckets are laid out.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layout {
@@ -107,8 +119,9 @@ pub struct Histogram {
 #[derive(Clone, Debug)]
 enum Kind {
     Adaptive {
-        /// (grid index, count), in index order: only the buckets seen.
-        fine: Vec<(u16, u64)>,
+        /// `grid index << COUNT_BITS | count`, in index order: only the buckets seen, 8
+        /// bytes each rather than a tuple's padded 16 (a monitor keeps six per target).
+        fine: Vec<u64>,
         /// Grid indices of the boundaries shown, ascending.
         shown: Vec<u16>,
         /// The dense part of `shown`.
@@ -149,9 +162,17 @@ impl Histogram {
         match &mut self.kind {
             Kind::Adaptive { fine, .. } => {
                 let i = index(v);
-                match fine.binary_search_by_key(&i, |(k, _)| *k) {
-                    Ok(at) => fine[at].1 += 1,
-                    Err(at) => fine.insert(at, (i, 1)),
+                match fine.binary_search_by_key(&i, |e| fine_index(*e)) {
+                    // 2^54 samples in one bucket: the count stops rather than spills.
+                    Ok(at) => fine[at] += u64::from(fine_count(fine[at]) < COUNT_MASK),
+                    Err(at) => {
+                        if fine.len() == fine.capacity() {
+                            // A quarter more, not twice as many: a series' buckets come a few
+                            // at a time for hours, and doubling leaves up to half unused.
+                            fine.reserve_exact(fine.len() / 4 + 4);
+                        }
+                        fine.insert(at, (u64::from(i) << COUNT_BITS) | 1)
+                    }
                 }
             }
             Kind::Fixed { bounds, counts } => {
@@ -187,8 +208,8 @@ impl Histogram {
                 let mut out = Vec::with_capacity(shown.len() + 1);
                 let (mut seen, mut f) = (0, 0);
                 for &b in shown.iter() {
-                    while f < fine.len() && fine[f].0 <= b {
-                        seen += fine[f].1;
+                    while f < fine.len() && fine_index(fine[f]) <= b {
+                        seen += fine_count(fine[f]);
                         f += 1;
                     }
                     out.push((g[usize::from(b)], seen));
@@ -236,20 +257,20 @@ const WINDOW: i32 = 4;
 /// Boundaries over the core when it has windows too.
 const SPREAD_DENSE: usize = 13;
 
-fn marks(fine: &[(u16, u64)], total: u64) -> Option<Marks> {
+fn marks(fine: &[u64], total: u64) -> Option<Marks> {
     if total == 0 {
         return None;
     }
     let rank = |p: f64| ((p * total as f64).ceil() as u64).clamp(1, total);
     let at = |r: u64| {
         let mut seen = 0;
-        for (i, c) in fine {
-            seen += c;
+        for &e in fine {
+            seen += fine_count(e);
             if seen >= r {
-                return *i;
+                return fine_index(e);
             }
         }
-        fine.last().map_or(0, |(i, _)| *i)
+        fine.last().map_or(0, |&e| fine_index(e))
     };
     Some(Marks {
         core: (at(rank(CORE.0)), at(rank(CORE.1))),

@@ -17,6 +17,7 @@ pub use checks::Checks;
 /// The error kind of a sample that only a check failed: a complete response, timed.
 pub const CHECK_FAILED: &str = "check";
 use sparse::Sparse;
+pub use sparse::held_bytes as histogram_bytes;
 
 /// The phases and the other trends a sample carries, in the order users read them.
 pub const TRENDS: [&str; 7] = ["dns", "tcp", "tls", "first", "lastb", "total", "size"];
@@ -545,13 +546,13 @@ mod tests {
         assert_eq!(s.aggregate(total, &Agg::Avg, Scope::Run), Some(50.5));
         assert_eq!(s.aggregate(total, &Agg::Max, Scope::Run), Some(100.0));
 
-        // Past the exact limit the histogram answers, within 0.2%.
+        // Past the exact limit the histogram answers, within 0.4%.
         let mut big = Stats::new("big", None);
         for i in 1..=20_000 {
             big.add(&sample(0.0, i as f64 / 100.0, true));
         }
         let p99 = big.aggregate(total, &Agg::P(99.0), Scope::Run).unwrap();
-        assert!((p99 - 198.0).abs() / 198.0 < 0.002, "{p99}");
+        assert!((p99 - 198.0).abs() / 198.0 <= 1.0 / 256.0, "{p99}");
         let mean = big.aggregate(total, &Agg::Avg, Scope::Run).unwrap();
         assert!((mean - 100.005).abs() < 1e-6, "means stay exact: {mean}");
     }
