@@ -79,7 +79,7 @@ impl Reader<'_> {
     fn key(&mut self, lua: &Lua, depth: u8) -> mlua::Result<Value> {
         Ok(match self.byte() % 4 {
             0 | 1 => {
-                let names = convert::OPTION_KEYS;
+                let names = convert::option_keys();
                 let i = usize::from(self.byte()) % names.len();
                 Value::String(lua.create_string(names[i])?)
             }

@@ -7,27 +7,49 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mlua::{Lua, Table, Value};
+use serde::Deserialize;
 
 use super::context::Ctx;
 use super::errors::rt;
+use super::options::{self, Flag, Number, Raw, Text};
 use super::verbs::Api;
 use super::{convert, stats_api};
 use crate::load::{self, LoadSpec, Model, Progress};
 
-const KEYS: &[&str] = &[
-    "url",
-    "opts",
-    "concurrency",
-    "rate",
-    "max_in_flight",
-    "duration",
-    "requests",
-    "reuse",
-    "progress",
-    "name",
-    "window",
-    "thresholds",
-];
+/// `perftest.load{...}`: every key it takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadOptions {
+    url: Option<Text>,
+    opts: Option<Raw>,
+    concurrency: Option<Number>,
+    rate: Option<Number>,
+    max_in_flight: Option<Number>,
+    duration: Option<Number>,
+    requests: Option<Number>,
+    reuse: Option<Flag>,
+    progress: Option<Flag>,
+    name: Option<Text>,
+    window: Option<Number>,
+    thresholds: Option<Raw>,
+}
+
+/// A count option as a whole number, or the error naming it.
+fn whole(key: &str, n: Option<Number>) -> mlua::Result<Option<u64>> {
+    options::count(n, key).map_err(|e| rt(format!("perftest.load: {e}")))
+}
+
+/// An option that must be a table if given.
+fn table(key: &str, v: Option<Raw>) -> mlua::Result<Option<Table>> {
+    match v {
+        None => Ok(None),
+        Some(Raw(Value::Table(t))) => Ok(Some(t)),
+        Some(Raw(other)) => Err(rt(format!(
+            "perftest.load: {key} must be a table, got {}",
+            other.type_name()
+        ))),
+    }
+}
 
 /// Registers `perftest.load`: its stats object and a table of run facts.
 pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
@@ -39,11 +61,11 @@ pub fn register(lua: &Lua, api: &Api, ctx: &Rc<Ctx>) -> mlua::Result<()> {
 }
 
 async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)> {
-    convert::known_keys(&t, "perftest.load", KEYS)?;
-    let url: String = t
-        .get::<Option<String>>("url")?
-        .ok_or_else(|| rt("perftest.load: give url = \"https://...\""))?;
-    let opts: Option<Table> = t.get("opts")?;
+    let o: LoadOptions = options::parse(&t, "").map_err(|e| rt(format!("perftest.load: {e}")))?;
+    let Some(Text(url)) = o.url else {
+        return Err(rt("perftest.load: give url = \"https://...\""));
+    };
+    let opts = table("opts", o.opts)?;
     let mut request =
         convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
     // The hot loop reads no TCP_INFO unless the script asks (opts.tcp_info = true).
@@ -56,30 +78,30 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
             "perftest.load: opts.keep_body: a load keeps no bodies; use perftest.probe or a session to read one",
         ));
     }
-    let secs = |key: &str| -> mlua::Result<Option<Duration>> {
-        t.get::<Option<f64>>(key)?
-            .map(|s| load::load_seconds(key, s).map_err(|e| rt(format!("perftest.load: {e}"))))
+    let secs = |key: &str, n: Option<Number>| -> mlua::Result<Option<Duration>> {
+        n.map(|Number(s)| load::load_seconds(key, s).map_err(|e| rt(format!("perftest.load: {e}"))))
             .transpose()
     };
-    let duration = secs("duration")?;
-    let requests: Option<u64> = t.get("requests")?;
+    let duration = secs("duration", o.duration)?;
+    let requests = whole("requests", o.requests)?;
     if duration.is_none() && requests.is_none() {
         return Err(rt(
             "perftest.load: give duration (seconds) or requests (a count): a load is bounded",
         ));
     }
-    let rate: Option<f64> = t.get("rate")?;
-    let concurrency: Option<usize> = t.get("concurrency")?;
-    let model = match (rate, concurrency) {
+    let count = |key: &str, n: Option<Number>| -> mlua::Result<Option<usize>> {
+        Ok(whole(key, n)?.map(|n| usize::try_from(n).unwrap_or(usize::MAX)))
+    };
+    let concurrency = count("concurrency", o.concurrency)?;
+    let model = match (o.rate, concurrency) {
         (Some(_), Some(_)) => {
             return Err(rt(
                 "perftest.load: give concurrency (closed model) or rate (open model), not both",
             ));
         }
-        (Some(r), None) => Model::Open {
+        (Some(Number(r)), None) => Model::Open {
             rate: r,
-            max_in_flight: t
-                .get::<Option<usize>>("max_in_flight")?
+            max_in_flight: count("max_in_flight", o.max_in_flight)?
                 .unwrap_or_else(|| crate::limits::load_connections().min(10_000)),
         },
         (None, c) => Model::Closed {
@@ -89,20 +111,18 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
     model
         .check()
         .map_err(|e| rt(format!("perftest.load: {e}")))?;
-    let thresholds = match t.get::<Option<Table>>("thresholds")? {
+    let thresholds = match table("thresholds", o.thresholds)? {
         Some(spec) => stats_api::parse_thresholds(&spec)?,
         None => Vec::new(),
     };
-    let name: String = t
-        .get::<Option<String>>("name")?
-        .unwrap_or_else(|| url.clone());
-    let window = secs("window")?;
+    let name = o.name.map_or_else(|| url.clone(), |Text(n)| n);
+    let window = secs("window", o.window)?;
     let spec = LoadSpec {
         request,
         model,
         duration,
         requests,
-        reuse: t.get::<Option<bool>>("reuse")?.unwrap_or(false),
+        reuse: o.reuse.is_some_and(|Flag(b)| b),
         abort: thresholds
             .iter()
             .filter(|th| th.abort_on_fail)
@@ -111,9 +131,9 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
     };
 
     let progress = Arc::new(Progress::default());
-    let bar = t
-        .get::<Option<bool>>("progress")?
-        .unwrap_or(true)
+    let bar = o
+        .progress
+        .is_none_or(|Flag(b)| b)
         .then(|| Bar::start(progress.clone(), duration, requests));
     let observe = ctx
         .run

@@ -9,6 +9,7 @@ mod errors;
 pub(crate) mod fuzzing;
 mod json_api;
 mod load_api;
+mod options;
 mod probe_api;
 mod process_api;
 mod publish_api;

@@ -8,9 +8,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mlua::{Function, Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+use serde::Deserialize;
 
 use super::context::Ctx;
 use super::errors::rt;
+use super::options::{self, Number, Raw, Text};
 use super::verbs::Api;
 use crate::figures::Figures;
 use crate::publish::Publisher;
@@ -207,24 +209,31 @@ impl UserData for LuaCloudWatch {
     }
 }
 
+/// `perftest.cloudwatch{...}`: every key it takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloudWatchOptions {
+    namespace: Option<Text>,
+    metrics: Option<Raw>,
+    dimensions: Option<Raw>,
+    resolution: Option<Number>,
+    interval: Option<Number>,
+    max_pending: Option<Number>,
+}
+
 async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Result<LuaCloudWatch> {
     let spec = match spec {
         Some(t) => t,
         None => lua.create_table()?,
     };
-    const KEYS: [&str; 6] = [
-        "namespace",
-        "metrics",
-        "dimensions",
-        "resolution",
-        "interval",
-        "max_pending",
-    ];
-    super::convert::known_keys(&spec, "perftest.cloudwatch", &KEYS)?;
-    let namespace: String = spec.get::<Option<String>>("namespace")?.ok_or_else(|| {
-        rt("perftest.cloudwatch: give namespace = \"...\" (the classic -c's is perftest.classic.CLOUDWATCH_NAMESPACE)")
-    })?;
-    let metrics = match spec.get::<Value>("metrics")? {
+    let o: CloudWatchOptions =
+        options::parse(&spec, "").map_err(|e| rt(format!("perftest.cloudwatch: {e}")))?;
+    let Some(Text(namespace)) = o.namespace else {
+        return Err(rt(
+            "perftest.cloudwatch: give namespace = \"...\" (the classic -c's is perftest.classic.CLOUDWATCH_NAMESPACE)",
+        ));
+    };
+    let metrics = match o.metrics.map_or(Value::Nil, |Raw(v)| v) {
         Value::Nil => vec![("total".to_string(), "RespTime".to_string())],
         Value::String(s) if s.to_string_lossy() == "phases" => PHASE_METRICS
             .iter()
@@ -248,7 +257,7 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
             )));
         }
     };
-    let dimensions = match spec.get::<Value>("dimensions")? {
+    let dimensions = match o.dimensions.map_or(Value::Nil, |Raw(v)| v) {
         Value::Nil => Dimensions::Static(Vec::new()),
         Value::Table(t) => Dimensions::Static(string_pairs(&t, "dimensions")?),
         Value::Function(f) => Dimensions::Function(f),
@@ -259,21 +268,24 @@ async fn cloudwatch(lua: &Lua, ctx: &Rc<Ctx>, spec: Option<Table>) -> mlua::Resu
             )));
         }
     };
-    let resolution = match spec.get::<Option<u32>>("resolution")?.unwrap_or(60) {
-        r @ (1 | 60) => r,
-        other => {
+    let resolution = match o.resolution.map_or(Some(60), Number::whole) {
+        Some(r @ (1 | 60)) => r as u32,
+        _ => {
             return Err(rt(format!(
-                "perftest.cloudwatch: resolution {other}: 1 (high resolution) or 60"
+                "perftest.cloudwatch: resolution {}: 1 (high resolution) or 60",
+                crate::probe::shown(o.resolution.map_or(60.0, |Number(r)| r))
             )));
         }
     };
-    let interval = spec.get::<Option<f64>>("interval")?.unwrap_or(10.0);
+    let interval = o.interval.map_or(10.0, |Number(i)| i);
     if !(interval > 0.0 && interval <= 3600.0) {
         return Err(rt(format!(
             "perftest.cloudwatch: interval {interval}: seconds between sends, above 0"
         )));
     }
-    let max_pending = spec.get::<Option<u64>>("max_pending")?.unwrap_or(100_000);
+    let max_pending = options::count(o.max_pending, "max_pending")
+        .map_err(|e| rt(format!("perftest.cloudwatch: {e}")))?
+        .unwrap_or(100_000);
     let runtime = ctx.svc.io.first().clone();
     // The SDK's configuration is loaded on an I/O thread: its providers need a Send runtime.
     let sink = runtime

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+use mlua::{Lua, MetaMethod, UserData, UserDataMethods, Value};
+use serde::Deserialize;
 
 use super::context::Ctx;
 use super::errors::rt;
+use super::options::{self, Number, Raw, Text};
 use super::verbs::Api;
 use crate::publish::histogram::Layout;
 use crate::publish::metrics::{Buckets, Metrics, PHASES};
@@ -122,8 +124,18 @@ impl UserData for LuaRemoteWrite {
     }
 }
 
-fn pairs(t: Option<Table>, what: &str) -> mlua::Result<Vec<(String, String)>> {
+fn pairs(t: Option<Raw>, what: &str) -> mlua::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
+    let t = match t {
+        None => None,
+        Some(Raw(Value::Table(t))) => Some(t),
+        Some(Raw(other)) => {
+            return Err(rt(format!(
+                "perftest.remote_write: {what}: give a table of name = \"value\" strings, got {}",
+                other.type_name()
+            )));
+        }
+    };
     if let Some(t) = t {
         for pair in t.pairs::<Value, Value>() {
             let (k, v) = pair?;
@@ -145,6 +157,19 @@ fn pairs(t: Option<Table>, what: &str) -> mlua::Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// `perftest.remote_write{...}`: every key it takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoteWriteOptions {
+    url: Option<Text>,
+    interval: Option<Number>,
+    labels: Option<Raw>,
+    headers: Option<Raw>,
+    max_pending: Option<Number>,
+    timeout: Option<Number>,
+    buckets: Option<Raw>,
+}
+
 fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     const WHO: &str = "perftest.remote_write";
     let spec = match spec {
@@ -156,23 +181,14 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
             )));
         }
     };
-    const KEYS: [&str; 7] = [
-        "url",
-        "interval",
-        "labels",
-        "headers",
-        "max_pending",
-        "timeout",
-        "buckets",
-    ];
-    super::convert::known_keys(&spec, WHO, &KEYS)?;
-    let url: String = spec.get::<Option<String>>("url")?.ok_or_else(|| {
-        rt(format!(
+    let o: RemoteWriteOptions = options::parse(&spec, "").map_err(|e| rt(format!("{WHO}: {e}")))?;
+    let Some(Text(url)) = o.url else {
+        return Err(rt(format!(
             "{WHO}: give url = \"http://HOST:9090/api/v1/write\""
-        ))
-    })?;
-    let seconds = |key: &str, default: f64| -> mlua::Result<Duration> {
-        let v = spec.get::<Option<f64>>(key)?.unwrap_or(default);
+        )));
+    };
+    let seconds = |key: &str, given: Option<Number>, default: f64| -> mlua::Result<Duration> {
+        let v = given.map_or(default, |Number(v)| v);
         if !(v > 0.0 && v <= 86400.0) {
             return Err(rt(format!("{WHO}: {key} {v}: seconds, above 0")));
         }
@@ -181,7 +197,7 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     // Every process must write series of its own: without these, the process-wide ones
     // (process_*, perftest_tasks...) of two cities would be one series written twice, and
     // Prometheus refuses the older of two samples.
-    let mut labels = pairs(spec.get("labels")?, "labels")?;
+    let mut labels = pairs(o.labels, "labels")?;
     for (k, v) in [("job", "perftest"), ("instance", ctx.svc.location.as_str())] {
         if !labels.iter().any(|(name, _)| name == k) {
             labels.push((k.to_string(), v.to_string()));
@@ -190,13 +206,19 @@ fn remote_write(ctx: &Rc<Ctx>, spec: Value) -> mlua::Result<LuaRemoteWrite> {
     labels.sort();
     let config = Config {
         url,
-        interval: seconds("interval", 15.0)?,
+        interval: seconds("interval", o.interval, 15.0)?,
         labels,
-        headers: pairs(spec.get("headers")?, "headers")?,
-        max_pending: spec.get::<Option<u64>>("max_pending")?.unwrap_or(200_000),
-        timeout: seconds("timeout", 10.0)?,
+        headers: pairs(o.headers, "headers")?,
+        max_pending: options::count(o.max_pending, "max_pending")
+            .map_err(|e| rt(format!("{WHO}: {e}")))?
+            .unwrap_or(200_000),
+        timeout: seconds("timeout", o.timeout, 10.0)?,
     };
-    let metrics = registry(ctx, buckets(spec.get("buckets")?, WHO)?, WHO)?;
+    let metrics = registry(
+        ctx,
+        buckets(o.buckets.map_or(Value::Nil, |Raw(v)| v), WHO)?,
+        WHO,
+    )?;
     let rw = Arc::new(
         RemoteWrite::start(metrics, config, ctx.svc.io.first())
             .map_err(|e| rt(format!("{WHO}: {e}")))?,

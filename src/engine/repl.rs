@@ -261,7 +261,7 @@ fn completion_native(lua: &Lua) -> mlua::Result<Table> {
             Ok(names)
         })?,
     )?;
-    native.set("probe_options", super::convert::OPTION_KEYS.to_vec())?;
+    native.set("probe_options", super::convert::option_keys().to_vec())?;
     Ok(native)
 }
 
