@@ -114,7 +114,7 @@ local function flag_or_env(flag, value, var)
 end
 
 -- -p / PERFTEST_LISTEN_PORT / --listen: /memstats, /metrics and /healthz.
-local port, port_text = flag_or_env("p", args.p, "PERFTEST_LISTEN_PORT")
+local port, port_text = flag_or_env("p", args.port, "PERFTEST_LISTEN_PORT")
 if port_text then
   port = tonumber(port_text)
   if not port or port ~= math.floor(port) or port < 1 or port > 65535 then
@@ -141,7 +141,7 @@ end
 -- -c: every sample to CloudWatch, as the classic tool published it (namespace "Http Perf Demo",
 -- metric RespTime, dimensions TestUrl, HTTP Resp Code, FromLocation).
 local cloudwatch
-if args.c then
+if args.cloudwatch then
   -- Sends every PERFTEST_CW_INTERVAL seconds (default 10); samples wait in a buffer between.
   local interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "")
   local ok, cw = pcall(perftest.cloudwatch, classic.cloudwatch_options(interval))
@@ -155,7 +155,7 @@ end
 
 -- -W / HTTP_JSON_WEBHOOK: every sample POSTed as the Go tool's compact PingTimes JSON, over
 -- the probe's TLS settings (--cacert, -k). An empty -W is no webhook, as in Go.
-local hook_url, hook_env = flag_or_env("W", args.W ~= "" and args.W or nil, "HTTP_JSON_WEBHOOK")
+local hook_url, hook_env = flag_or_env("W", args.webhook ~= "" and args.webhook or nil, "HTTP_JSON_WEBHOOK")
 hook_url = hook_url or hook_env
 local webhook
 if hook_url then
@@ -167,7 +167,7 @@ end
 
 -- -A / RESPONSE_THRESHOLD with -M: an SMS through Twilio when Total exceeds the threshold, at
 -- most one per -M seconds across every URL.
-local threshold, threshold_text = flag_or_env("A", args.A, "RESPONSE_THRESHOLD")
+local threshold, threshold_text = flag_or_env("A", args.alert_ms, "RESPONSE_THRESHOLD")
 if threshold_text then
   threshold = tonumber(threshold_text)
   if not threshold or threshold <= 0 then
@@ -177,7 +177,7 @@ if threshold_text then
 end
 local alert
 if threshold and threshold > 0 then
-  local every = args.M or 300
+  local every = args.alert_every or 300
   local channels = {}
   local ok, sms = pcall(perftest.channel, { type = "twilio" })
   if ok then

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde::Serialize;
 
 const USAGE: &str = "perftest [flags] URL...
        perftest run SCRIPT|NAME [args...]
@@ -412,8 +413,11 @@ pub struct PlotArgs {
     pub ylabel: Option<String>,
 }
 
-/// The classic tool's flags, plus a few of curl's for the probe's options.
-#[derive(Args, Debug, Default, Clone)]
+/// The classic tool's flags, plus a few of curl's for the probe's options: each defined once,
+/// here. Its serialized fields are `perftest.args` for default.lua (named as here) and, the
+/// global flags skipped, what [`Classic::classic_only_flag`] looks through: a new flag is a
+/// field here and its use in scripts/default.lua.
+#[derive(Args, Serialize, Debug, Default, Clone)]
 pub struct Classic {
     /// Requests to each URL; 0 = until interrupted [default: 0]
     #[arg(short = 'n', value_name = "N")]
@@ -477,16 +481,19 @@ pub struct Classic {
     ///
     /// Rows, summaries and errors still print.
     #[arg(short = 'q', global = true)]
+    #[serde(skip)]
     pub quiet: bool,
 
     /// Verbose: protocol, TLS and certificate on stderr
     ///
     /// For each sample.
     #[arg(short = 'v', global = true)]
+    #[serde(skip)]
     pub verbose: bool,
 
     /// More verbose: also the probe's debug log
     #[arg(short = 'V', global = true, hide_short_help = true)]
+    #[serde(skip)]
     pub very_verbose: bool,
 
     /// Colour: auto, always or never [default: auto]
@@ -500,6 +507,7 @@ pub struct Classic {
         global = true,
         hide_possible_values = true
     )]
+    #[serde(skip)]
     pub color: Option<crate::color::When>,
 
     /// Do not verify TLS certificates (as curl -k)
@@ -514,6 +522,7 @@ pub struct Classic {
 
     /// Trust the CA certificates in this PEM file instead of the system's
     #[arg(long, value_name = "FILE", hide_short_help = true)]
+    #[serde(serialize_with = "lossy_path")]
     pub cacert: Option<PathBuf>,
 
     /// Offer HTTP/2 by ALPN (https)
@@ -558,36 +567,26 @@ pub struct Classic {
 }
 
 impl Classic {
-    /// The first flag given that only the classic command line takes (not -q, -v, -V).
-    pub fn classic_only_flag(&self) -> Option<&'static str> {
-        let given = [
-            (self.n.is_some(), "-n"),
-            (self.d.is_some(), "-d"),
-            (self.f.is_some(), "-f"),
-            (self.json, "-j"),
-            (self.jsonl, "--jsonl"),
-            (self.cloudwatch, "-c"),
-            (self.webhook.is_some(), "-W"),
-            (self.alert_ms.is_some(), "-A"),
-            (self.alert_every.is_some(), "-M"),
-            (self.port.is_some(), "-p"),
-            (self.listen.is_some(), "--listen"),
-            (self.remote_write.is_some(), "--remote-write"),
-            (self.insecure, "-k"),
-            (self.follow, "-L"),
-            (self.cacert.is_some(), "--cacert"),
-            (self.http2, "--http2"),
-            (self.timeout.is_some(), "--timeout"),
-            (self.connect_timeout.is_some(), "--connect-timeout"),
-            (self.ipv4, "-4"),
-            (self.ipv6, "-6"),
-            (!self.resolve.is_empty(), "--resolve"),
-            (!self.headers.is_empty(), "-H"),
-            (self.method.is_some(), "-X"),
-            (self.dns_server.is_some(), "--dns-server"),
-            (!self.urls.is_empty(), "a URL"),
-        ];
-        given.iter().find(|(set, _)| *set).map(|(_, name)| *name)
+    /// The first flag given that only the classic command line takes (not -q, -v, -V,
+    /// --color), as `-n`, `--jsonl` or `a URL`.
+    pub fn classic_only_flag(&self) -> Option<String> {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return None;
+        };
+        let given = |v: &serde_json::Value| match v {
+            serde_json::Value::Null | serde_json::Value::Bool(false) => false,
+            serde_json::Value::Array(a) => !a.is_empty(),
+            _ => true,
+        };
+        // The definitions' order, which is --help's.
+        classic_command()
+            .get_arguments()
+            .find(|a| fields.get(a.get_id().as_str()).is_some_and(given))
+            .map(|a| match (a.get_short(), a.get_long()) {
+                (Some(c), _) => format!("-{c}"),
+                (None, Some(long)) => format!("--{long}"),
+                (None, None) => "a URL".to_string(),
+            })
     }
 
     /// No URL on the command line nor in PERFTEST_URL.
@@ -648,22 +647,37 @@ pub fn parse() -> Cli {
     }
 }
 
+/// The classic flags alone, as a parser.
+#[derive(Parser)]
+#[command(
+    name = "perftest",
+    disable_version_flag = true,
+    args_override_self = true
+)]
+struct ClassicOnly {
+    #[command(flatten)]
+    classic: Classic,
+}
+
+fn classic_command() -> clap::Command {
+    let mut cmd = ClassicOnly::command();
+    cmd.build();
+    cmd
+}
+
 /// Parses the classic flags alone, as `perftest run default ARGS...` hands them to the script.
 pub fn parse_classic(args: &[String]) -> Result<Classic, clap::Error> {
-    #[derive(Parser)]
-    #[command(
-        name = "perftest",
-        disable_version_flag = true,
-        args_override_self = true
-    )]
-    struct Only {
-        #[command(flatten)]
-        classic: Classic,
-    }
-    let mut cmd = Only::command();
-    cmd.build();
+    let cmd = classic_command();
     let argv = std::iter::once("perftest".to_string()).chain(args.iter().cloned());
-    Only::try_parse_from(go_forms(&cmd, argv.map(OsString::from))?).map(|o| o.classic)
+    ClassicOnly::try_parse_from(go_forms(&cmd, argv.map(OsString::from))?).map(|o| o.classic)
+}
+
+/// A path as text, any byte that is not UTF-8 shown as U+FFFD (a script reads text).
+fn lossy_path<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_some(&p.to_string_lossy()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Rewrites the forms Go's flag package takes and clap does not, flag by flag as `cmd` defines
