@@ -9,6 +9,7 @@
 -- Run as `perftest run default ARGS...` it parses the same flags from its arguments.
 local perftest = require "perftest"
 local classic = require "perftest.classic"
+local publishing = require "perftest.publishing"
 
 local args = perftest.args
 if args.urls == nil then args = perftest.parse_classic(args) end
@@ -99,100 +100,15 @@ end
 -- Every URL's options are checked now, before the first row.
 for _, u in ipairs(urls) do options_for(u) end
 
--- An error raised by a perftest verb, without the "default.lua:NN: " in front.
-local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
-
--- A flag wins over its environment variable; the note says so.
-local function flag_or_env(flag, value, var)
-  local text = perftest.env(var)
-  if text == nil or text == "" then return value, nil end
-  if value ~= nil then
-    note("-%s %s overrides %s=%s", flag, value, var, text)
-    return value, nil
-  end
-  return nil, text
-end
-
--- -p / PERFTEST_LISTEN_PORT / --listen: /memstats, /metrics and /healthz.
-local port, port_text = flag_or_env("p", args.port, "PERFTEST_LISTEN_PORT")
-if port_text then
-  port = tonumber(port_text)
-  if not port or port ~= math.floor(port) or port < 1 or port > 65535 then
-    perftest.eprint(("perftest: PERFTEST_LISTEN_PORT=%s is not a port (1-65535); not serving"):format(port_text))
-    port = nil
-  end
-end
-if args.listen or port then
-  local ok, addr = pcall(perftest.serve, args.listen and { listen = args.listen } or { port = port })
-  if not ok then usage_error(reason(addr)) end
-  note("serving /memstats, /metrics and /healthz on http://%s", addr)
-end
-
--- --remote-write / PERFTEST_REMOTE_WRITE: the same series pushed to a Prometheus every
--- PERFTEST_RW_INTERVAL seconds (default 15).
-local rw_url, rw_env = flag_or_env("-remote-write", args.remote_write, "PERFTEST_REMOTE_WRITE")
-rw_url = rw_url or rw_env
-if rw_url then
-  local ok, rw = pcall(perftest.remote_write, { url = rw_url, interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "") })
-  if not ok then usage_error(reason(rw)) end
-  note("pushing /metrics' series to %s", tostring(rw):gsub("^remote write ", ""))
-end
-
--- -c: every sample to CloudWatch, as the classic tool published it (namespace "Http Perf Demo",
--- metric RespTime, dimensions TestUrl, HTTP Resp Code, FromLocation).
-local cloudwatch
-if args.cloudwatch then
-  -- Sends every PERFTEST_CW_INTERVAL seconds (default 10); samples wait in a buffer between.
-  local interval = tonumber(perftest.env("PERFTEST_CW_INTERVAL") or "")
-  local ok, cw = pcall(perftest.cloudwatch, classic.cloudwatch_options(interval))
-  if ok then
-    cloudwatch = cw
-    note("publishing to CloudWatch namespace %q", classic.CLOUDWATCH_NAMESPACE)
-  else
-    perftest.eprint("perftest: CloudWatch: " .. reason(cw):gsub("^perftest%.cloudwatch: ", "") .. "; not publishing")
-  end
-end
-
--- -W / HTTP_JSON_WEBHOOK: every sample POSTed as the Go tool's compact PingTimes JSON, over
--- the probe's TLS settings (--cacert, -k). An empty -W is no webhook, as in Go.
-local hook_url, hook_env = flag_or_env("W", args.webhook ~= "" and args.webhook or nil, "HTTP_JSON_WEBHOOK")
-hook_url = hook_url or hook_env
-local webhook
-if hook_url then
-  local ok, w = pcall(perftest.webhook, hook_url, { insecure = args.insecure, cacert = args.cacert })
-  if not ok then usage_error(reason(w)) end
-  webhook = w
-  note("posting every sample to webhook %s", tostring(w):gsub("^webhook ", ""))
-end
-
--- -A / RESPONSE_THRESHOLD with -M: an SMS through Twilio when Total exceeds the threshold, at
--- most one per -M seconds across every URL.
-local threshold, threshold_text = flag_or_env("A", args.alert_ms, "RESPONSE_THRESHOLD")
-if threshold_text then
-  threshold = tonumber(threshold_text)
-  if not threshold or threshold <= 0 then
-    perftest.eprint(("perftest: RESPONSE_THRESHOLD=%s is not a number of ms; no alerts"):format(threshold_text))
-    threshold = nil
-  end
-end
-local alert
-if threshold and threshold > 0 then
-  local every = args.alert_every or 300
-  local channels = {}
-  local ok, sms = pcall(perftest.channel, { type = "twilio" })
-  if ok then
-    channels[1] = sms
-  else
-    perftest.eprint("perftest: alerts are printed here only: " .. reason(sms))
-  end
-  alert = perftest.alert {
-    name = "response time",
-    when = function(r) return r.total > threshold end,
-    failure_threshold = 1, success_threshold = 1, send_on_resolved = false,
-    remind_every = every, min_interval = every, channels = channels, quiet = verbose == 0,
-    message = function(r) return ("RespTime %.3fms on %s exceeds %gms"):format(r.total, r.url, threshold) end,
-  }
-end
+-- -p/--listen, --remote-write, -c, -W and -A/-M, each with its environment variable (a flag
+-- wins): perftest.publishing's wiring, which the scenarios share. An empty -W is no webhook,
+-- as in Go.
+local out = publishing.start({
+  port = args.port, listen = args.listen, remote_write = args.remote_write or false,
+  cloudwatch = args.cloudwatch, webhook = args.webhook ~= "" and args.webhook or nil,
+  alert = args.alert_ms, alert_every = args.alert_every,
+  insecure = args.insecure, cacert = args.cacert,
+}, { note = function(text) note("%s", text) end, quiet_alerts = verbose == 0 })
 
 local function describe(r)
   local parts = { r.url, (r.version or "") .. " " .. r.status }
@@ -221,9 +137,7 @@ local function test(url)
     else
       print(classic.row(n, r))
     end
-    if cloudwatch then cloudwatch:add(r) end
-    if webhook then webhook:send(classic.go_json(r, false)) end
-    if alert then alert:observe(r) end
+    out:add(r, function() return classic.go_json(r, false) end)
     if r.error then
       perftest.eprint(r.error)
       failures = failures + 1

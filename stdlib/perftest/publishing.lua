@@ -41,8 +41,8 @@ end
 -- An error raised by a perftest verb, without the "file.lua:NN: " in front.
 local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
 
---- Starts what `conf` asks for: { port, listen, cloudwatch, webhook, alert, alert_every,
---- insecure, cacert (the webhook's TLS, as the probe's) }
+--- Starts what `conf` asks for: { port, listen, remote_write, cloudwatch, webhook, alert,
+--- alert_every, insecure, cacert (the webhook's TLS, as the probe's) }
 --- (port and alert as typed, strings or numbers). `how.name` prefixes errors (default
 --- "perftest"); `how.note(text)` tells what started (default: on stderr); `how.quiet_alerts`
 --- keeps alert lines off stderr. Returns a publisher with :add(r, json) and .address, the
@@ -87,6 +87,20 @@ function M.start(conf, how)
     if not ok then usage_error(reason(addr)) end
     out.address = addr
     note(("serving /memstats, /metrics and /healthz on http://%s"):format(addr))
+  end
+
+  -- --remote-write / PERFTEST_REMOTE_WRITE: the /metrics series pushed to a Prometheus every
+  -- PERFTEST_RW_INTERVAL seconds (default 15). Only when conf has the key (false: the flag
+  -- not given, the variable still read): a scenario with its own wiring leaves it out.
+  if conf.remote_write ~= nil then
+    local rw_url, rw_env = flag_or_env("--remote-write", conf.remote_write or nil, "PERFTEST_REMOTE_WRITE")
+    rw_url = rw_url or rw_env
+    if rw_url then
+      local interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "")
+      local ok, rw = pcall(perftest.remote_write, { url = rw_url, interval = interval })
+      if not ok then usage_error(reason(rw)) end
+      note(("pushing /metrics' series to %s"):format((tostring(rw):gsub("^remote write ", ""))))
+    end
   end
 
   -- -c: the classic tool's namespace "Http Perf Demo", metric RespTime, dimensions TestUrl,
