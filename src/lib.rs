@@ -9,7 +9,12 @@
 //!   timed where the socket event happens (one file per event). Knows no Lua.
 //! - `engine`: the Lua runtime. One Lua state on the main thread runs the scenario as a
 //!   coroutine; `perftest.probe` hands each sample to the prober on the I/O threads and the
-//!   coroutine waits for the result table. Knows no sockets. Nothing outside `lib.rs` imports it.
+//!   coroutine waits for the result table. One file per area of the API, each with its own
+//!   `register` (`probe_api`, `time_api`, `stats_api`, `load_api`, `publish_api`, ...), around
+//!   `context` (what the verbs share), `options` (option tables as serde structs), `sample`
+//!   (a sample's fields as scripts see them) and `verbs` (how a verb reaches Lua). Knows no
+//!   sockets. Nothing outside `lib.rs` imports it: the fuzz targets reach its entry points
+//!   through `perftest::fuzzing`.
 //! - `publish`: where samples go: CloudWatch (behind the `MetricSink` trait), webhooks,
 //!   alert channels, the Prometheus registry (`metrics`, `histogram`) and remote write, each
 //!   behind a bounded, retrying queue. Knows no Lua.
@@ -20,8 +25,10 @@
 //! - `serve`: the web server (`/metrics`, `/memstats`, `/healthz`), reading `figures` (the
 //!   process's counters) and the metrics registry.
 //!
-//! Around them: `cli` (the command line; the classic flags become `perftest.args` for the
-//! bundled `scripts/default.lua`), `io_pool` (one current-thread runtime per core, where
+//! Around them: `cli` (the command line; the classic flags, each defined once in `Classic`,
+//! become `perftest.args` for the bundled `scripts/default.lua`), `scripts` (the bundled
+//! scenarios and Lua modules, read by the engine and by `cli`'s completions), `fuzz` (the fuzz
+//! entry points that need no Lua), `io_pool` (one current-thread runtime per core, where
 //! samples run), `shutdown` (the stop signal), `output` (stdout and stderr that survive a
 //! closed pipe), `color` (when to write colour: `--color`, NO_COLOR, CLICOLOR_FORCE),
 //! `location` (From_Location), `limits` (the open-file limit), `panics` (a panic as one line

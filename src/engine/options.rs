@@ -396,26 +396,28 @@ mod tests {
         assert_eq!(o.rate.unwrap().0, 2.5);
         assert!(o.on.unwrap().0);
         assert!(o.fn_.is_none());
-        assert_eq!(
-            parse_src("{ on = 'yes' }").unwrap_err(),
-            "opts.on must be true or false, got string"
-        );
-        assert_eq!(
-            parse_src("{ rate = 'fast' }").unwrap_err(),
-            "opts.rate must be a number, got 'fast'"
-        );
-        assert_eq!(
-            parse_src("{ name = {} }").unwrap_err(),
-            "opts.name must be a string, got table"
-        );
-        assert_eq!(
-            parse_src("{ nmae = 1 }").unwrap_err(),
-            "unknown option 'nmae' (known: name, rate, on, fn_)"
-        );
-        assert_eq!(
-            parse_src("{ 1 }").unwrap_err(),
-            "opts keys are names, got a integer key (known: name, rate, on, fn_)"
-        );
+        let known = "(known: name, rate, on, fn_)";
+        for (src, error) in [
+            (
+                "{ on = 'yes' }",
+                "opts.on must be true or false, got string".to_string(),
+            ),
+            (
+                "{ rate = 'fast' }",
+                "opts.rate must be a number, got 'fast'".into(),
+            ),
+            (
+                "{ name = {} }",
+                "opts.name must be a string, got table".into(),
+            ),
+            ("{ nmae = 1 }", format!("unknown option 'nmae' {known}")),
+            (
+                "{ 1 }",
+                format!("opts keys are names, got a integer key {known}"),
+            ),
+        ] {
+            assert_eq!(parse_src(src).unwrap_err(), error, "{src}");
+        }
     }
 
     #[test]
