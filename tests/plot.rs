@@ -304,7 +304,7 @@ fn prometheus_lines_are_the_promql_answers_per_location() {
         .iter()
         .map(|(loc, path)| {
             perftest()
-                .args(["-q", "--jsonl", "-n", "20", "-d", "0.2", "--remote-write"])
+                .args(["-q", "--jsonl", "-n", "60", "-d", "0.2", "--remote-write"])
                 .arg(prom.write_url())
                 .arg(t.url(path))
                 .env("REP_LOCATION", loc)
@@ -330,12 +330,12 @@ fn prometheus_lines_are_the_promql_answers_per_location() {
             }
         }
     }
-    assert!(totals.values().all(|t| t.len() == 20), "{totals:?}");
+    assert!(totals.values().all(|t| t.len() == 60), "{totals:?}");
     // Every city's last push (at exit) is in.
     prom.wait_for(
         "sum by (location) (perftest_probes_total)",
         Duration::from_secs(60),
-        |r| r.len() == 2 && r.iter().all(|(_, v)| *v == 20.0),
+        |r| r.len() == 2 && r.iter().all(|(_, v)| *v == 60.0),
     );
     let end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

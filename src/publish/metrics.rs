@@ -287,17 +287,18 @@ impl Metrics {
                     l.push((k, v));
                     l
                 };
+                // A histogram still warming up (its layout undecided) is not shown yet.
                 for (i, h) in s.phases.iter_mut().enumerate() {
-                    if let Some(h) = h {
-                        phases.push((
-                            with("phase", PHASES[i].into()),
-                            Value::Histogram {
-                                sum: h.sum(),
-                                count: h.count(),
-                                buckets: h.buckets(),
-                            },
-                        ));
-                    }
+                    let Some(h) = h else { continue };
+                    let Some(buckets) = h.buckets() else { continue };
+                    phases.push((
+                        with("phase", PHASES[i].into()),
+                        Value::Histogram {
+                            sum: h.sum(),
+                            count: h.count(),
+                            buckets,
+                        },
+                    ));
                 }
                 // Both, zero included: a rule's `error / all` needs the error series to exist.
                 for (result, n) in [("ok", s.ok), ("error", s.failed)] {
@@ -316,14 +317,16 @@ impl Metrics {
                 }
                 last.push((base(), Value::Scalar(s.last_time)));
                 if let Some(h) = &mut s.tcp_rtt {
-                    tcp_rtt.push((
-                        base(),
-                        Value::Histogram {
-                            sum: h.sum(),
-                            count: h.count(),
-                            buckets: h.buckets(),
-                        },
-                    ));
+                    if let Some(buckets) = h.buckets() {
+                        tcp_rtt.push((
+                            base(),
+                            Value::Histogram {
+                                sum: h.sum(),
+                                count: h.count(),
+                                buckets,
+                            },
+                        ));
+                    }
                     retransmits.push((base(), Value::Scalar(s.retransmits as f64)));
                 }
             }
@@ -578,17 +581,22 @@ mod tests {
             .collect()
     }
 
+    /// Samples a histogram takes before it is shown (its layout decided).
+    const N: u64 = crate::publish::histogram::WARM_UP;
+
     #[test]
     fn only_the_phases_that_happened_are_observed() {
         let m = Metrics::new(Arc::new(Figures::default()), Buckets::default());
         // An IP literal over http: no lookup, no handshake.
         let r = sample("http://127.0.0.1:8080/");
-        m.observe(&r, "Oslo");
+        for _ in 0..N {
+            m.observe(&r, "Oslo");
+        }
         let c = counts(&m);
         assert_eq!(c.get("dns"), None);
         assert_eq!(c.get("tls"), None);
-        assert_eq!(c["tcp"], 1.0);
-        assert_eq!(c["lastb"], 1.0, "a LastB of 0 is a reading");
+        assert_eq!(c["tcp"], N as f64);
+        assert_eq!(c["lastb"], N as f64, "a LastB of 0 is a reading");
         // A name over https: all of them.
         let mut r = sample("https://x.test/");
         r.looked_up = true;
@@ -599,11 +607,15 @@ mod tests {
             cert: None,
             earliest_expiry: Some(2_000_000_000),
         });
-        m.observe(&r, "Oslo");
+        for _ in 0..N {
+            m.observe(&r, "Oslo");
+        }
         // The same over a kept connection: no lookup, connect or handshake.
         r.reused = true;
         r.looked_up = false;
-        m.observe(&r, "Oslo");
+        for _ in 0..N {
+            m.observe(&r, "Oslo");
+        }
         let https: Vec<Flat> = m
             .flat()
             .into_iter()
@@ -619,10 +631,11 @@ mod tests {
                 .find(|f| f.labels.contains(&("phase".into(), p.into())))
                 .map(|f| f.value)
         };
-        assert_eq!(by_phase("dns"), Some(1.0));
-        assert_eq!(by_phase("tls"), Some(1.0));
-        assert_eq!(by_phase("tcp"), Some(1.0));
-        assert_eq!(by_phase("total"), Some(2.0));
+        let n = N as f64;
+        assert_eq!(by_phase("dns"), Some(n));
+        assert_eq!(by_phase("tls"), Some(n));
+        assert_eq!(by_phase("tcp"), Some(n));
+        assert_eq!(by_phase("total"), Some(2.0 * n));
         let flat = m.flat();
         let expiry = flat
             .iter()
@@ -639,7 +652,8 @@ mod tests {
             !m.render().contains("perftest_tcp_"),
             "no series without readings"
         );
-        for (rtt, retrans, failed) in [(40, 0, false), (52, 2, true)] {
+        let readings = (0..N).map(|i| (40 + i, 0, false)).chain([(52, 2, true)]);
+        for (rtt, retrans, failed) in readings {
             let mut r = sample("http://x.test/");
             r.tcp_info = Some(crate::probe::TcpInfo {
                 rtt: Duration::from_millis(rtt),
@@ -654,8 +668,12 @@ mod tests {
         }
         let flat = m.flat();
         let value = |name: &str| flat.iter().find(|f| f.name == name).map(|f| f.value);
-        assert_eq!(value("perftest_tcp_rtt_seconds_count"), Some(2.0));
-        assert!((value("perftest_tcp_rtt_seconds_sum").unwrap() - 0.092).abs() < 1e-9);
+        assert_eq!(
+            value("perftest_tcp_rtt_seconds_count"),
+            Some(N as f64 + 1.0)
+        );
+        let sum = (0..N).map(|i| 0.040 + i as f64 / 1000.0).sum::<f64>() + 0.052;
+        assert!((value("perftest_tcp_rtt_seconds_sum").unwrap() - sum).abs() < 1e-9);
         assert_eq!(
             value("perftest_tcp_retransmits_total"),
             Some(2.0),
@@ -703,7 +721,7 @@ mod tests {
     #[test]
     fn the_text_and_the_flat_series_agree() {
         let m = Metrics::new(Arc::new(Figures::default()), Buckets::default());
-        for ms in [10, 11, 12, 30] {
+        for ms in (0..N).map(|i| 10 + i % 3).chain([30]) {
             let mut r = sample("http://x.test/");
             r.phases.first = Duration::from_millis(ms);
             m.observe(&r, "Oslo");
@@ -733,7 +751,34 @@ mod tests {
                     && l.contains("phase=\"first\"")
             })
             .count();
-        assert!(buckets <= 40, "{buckets}");
+        assert!(buckets > 20 && buckets <= 40, "{buckets}");
+    }
+
+    #[test]
+    fn a_histogram_is_shown_once_its_layout_is_decided_and_the_counters_at_once() {
+        let m = Metrics::new(Arc::new(Figures::default()), Buckets::default());
+        let r = sample("http://x.test/");
+        for _ in 1..N {
+            m.observe(&r, "Oslo");
+        }
+        let names = |m: &Metrics| m.flat().into_iter().map(|f| f.name).collect::<Vec<_>>();
+        let before = names(&m);
+        assert!(before.contains(&"perftest_probes_total".to_string()));
+        assert!(
+            !before
+                .iter()
+                .any(|n| n.starts_with("perftest_phase_duration")),
+            "{before:?}"
+        );
+        m.observe(&r, "Oslo");
+        assert_eq!(counts(&m)["total"], N as f64);
+        // A fixed layout needs no warm-up.
+        let fixed = Buckets(std::array::from_fn(|_| {
+            Layout::log_spaced(0.001, 1.0, 4).unwrap()
+        }));
+        let m = Metrics::new(Arc::new(Figures::default()), fixed);
+        m.observe(&r, "Oslo");
+        assert_eq!(counts(&m)["total"], 1.0);
     }
 
     #[test]
