@@ -508,3 +508,34 @@ io.write(perftest.probe("http://" .. addr .. "/metrics", {{ keep_body = true }})
     );
     assert_eq!(retrans(&t.url("/plain")), None, "not asked: {out}");
 }
+
+#[test]
+fn option_tables_name_a_bad_key_and_the_known_ones_before_anything_starts() {
+    let src = r#"
+for _, call in ipairs {
+  function() perftest.load { url = "http://x.test/", requests = 1, concurency = 2 } end,
+  function() perftest.serve { prot = 9100 } end,
+  function() perftest.remote_write { url = "http://x.test/", intreval = 1 } end,
+  function() perftest.probe("http://x.test/", { timeout = {} }) end,
+  function() perftest.load { url = "http://x.test/", requests = 2.5 } end,
+} do print((select(2, pcall(call)))) end
+"#;
+    let path = scripts(&[("opts.lua", src)]);
+    let (code, out, err) = run(&["run", &path]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let want = [
+        "perftest.load: unknown option 'concurency' (known: url, opts, concurrency, rate, max_in_flight, duration, requests, reuse, progress, name, window, thresholds)",
+        "perftest.serve: unknown option 'prot' (known: port, listen, buckets)",
+        "perftest.remote_write: unknown option 'intreval' (known: url, interval, labels, headers, max_pending, timeout, buckets)",
+        "perftest.probe: opts.timeout must be a number, got table",
+        "perftest.load: requests 2.5: give a whole number",
+    ];
+    assert_eq!(lines.len(), want.len(), "{out}");
+    for (line, want) in lines.iter().zip(want) {
+        assert!(
+            line.starts_with(&format!("{path}:")) && line.ends_with(want),
+            "{line}\nwant: {want}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::context::Ctx;
 use super::errors::rt;
-use super::options::{self, Number, Raw, Text};
+use super::options::{self, Flag, Number, Raw, Text};
 use super::verbs::Api;
 use crate::figures::Figures;
 use crate::publish::Publisher;
@@ -143,6 +143,15 @@ fn epoch_of(secs: Option<f64>) -> SystemTime {
     }
 }
 
+/// `cloudwatch:put(metric, value, {...})`: every key it takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutOptions {
+    unit: Option<Text>,
+    dimensions: Option<Raw>,
+    at: Option<Number>,
+}
+
 impl UserData for LuaCloudWatch {
     fn add_methods<M: UserDataMethods<Self>>(m: &mut M) {
         // Publishes a probe result: each configured phase, and Errors as a count.
@@ -171,7 +180,9 @@ impl UserData for LuaCloudWatch {
             |_, this, (metric, value, opts): (String, f64, Option<Table>)| {
                 let (mut unit, mut dims, mut at) = (Unit::Count, Vec::new(), SystemTime::now());
                 if let Some(o) = opts {
-                    if let Some(u) = o.get::<Option<String>>("unit")? {
+                    let o: PutOptions =
+                        options::parse(&o, "").map_err(|e| rt(format!("cloudwatch:put: {e}")))?;
+                    if let Some(Text(u)) = o.unit {
                         unit = match u.as_str() {
                             "Milliseconds" | "ms" => Unit::Milliseconds,
                             "Count" | "count" => Unit::Count,
@@ -183,10 +194,17 @@ impl UserData for LuaCloudWatch {
                             }
                         };
                     }
-                    if let Some(d) = o.get::<Option<Table>>("dimensions")? {
-                        dims = string_pairs(&d, "dimensions")?;
+                    match o.dimensions {
+                        None => {}
+                        Some(Raw(Value::Table(d))) => dims = string_pairs(&d, "dimensions")?,
+                        Some(Raw(other)) => {
+                            return Err(rt(format!(
+                                "cloudwatch:put: dimensions must be a table, got {}",
+                                other.type_name()
+                            )));
+                        }
                     }
-                    at = epoch_of(o.get("at")?);
+                    at = epoch_of(o.at.map(|Number(s)| s));
                 }
                 this.cw
                     .record(&metric, &dims, unit, value, this.resolution, at);
@@ -341,15 +359,24 @@ impl UserData for LuaWebhook {
     }
 }
 
+/// `perftest.webhook(url, {...})`: every key it takes (the receiver's TLS, as a probe's).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookOptions {
+    insecure: Option<Flag>,
+    cacert: Option<Text>,
+}
+
 fn webhook(ctx: &Rc<Ctx>, url: String, opts: Option<Table>) -> mlua::Result<LuaWebhook> {
     let fail = |e: &dyn std::fmt::Display| rt(format!("perftest.webhook: {e}"));
     // The receiver is verified as a probe with the same options would verify it.
     let tls = match opts {
         None => None,
         Some(o) => {
+            let o: WebhookOptions = options::parse(&o, "").map_err(|e| fail(&e))?;
             let tls = crate::probe::TlsOptions {
-                insecure: o.get::<Option<bool>>("insecure")?.unwrap_or(false),
-                cacert: o.get::<Option<String>>("cacert")?.map(Into::into),
+                insecure: o.insecure.is_some_and(|Flag(b)| b),
+                cacert: o.cacert.map(|Text(p)| p.into()),
                 http2: false,
             };
             (tls != crate::probe::TlsOptions::default())
