@@ -419,12 +419,31 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `perftest.channel{...}`: every key it takes, for any type of channel.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelOptions {
+    #[serde(rename = "type")]
+    kind: Option<Text>,
+    url: Option<Text>,
+    to: Option<Raw>,
+    from: Option<Text>,
+    api: Option<Text>,
+    template: Option<Text>,
+    command: Option<Raw>,
+}
+
 fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
-    let kind: String = spec.get::<Option<String>>("type")?.ok_or_else(|| {
-        rt("perftest.channel: give type = \"twilio\", \"webhook\", \"slack\" or \"command\"")
-    })?;
+    let o: ChannelOptions =
+        options::parse(&spec, "").map_err(|e| rt(format!("perftest.channel: {e}")))?;
+    let Some(Text(kind)) = o.kind else {
+        return Err(rt(
+            "perftest.channel: give type = \"twilio\", \"webhook\", \"slack\" or \"command\"",
+        ));
+    };
+    let text = |t: Option<Text>| t.map(|Text(s)| s);
     let url = || -> mlua::Result<String> {
-        let u: String = spec.get::<Option<String>>("url")?.ok_or_else(|| {
+        let u: String = text(o.url.clone()).ok_or_else(|| {
             rt(format!(
                 "perftest.channel: a {kind} channel needs url = \"https://...\""
             ))
@@ -446,8 +465,16 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
                     "perftest.channel: twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN in the environment",
                 ));
             };
-            let to: Vec<String> = match spec.get::<Option<Vec<String>>>("to")? {
-                Some(list) => list,
+            let to: Vec<String> = match &o.to {
+                Some(Raw(Value::Table(t))) => {
+                    t.sequence_values::<String>().collect::<mlua::Result<_>>()?
+                }
+                Some(Raw(other)) => {
+                    return Err(rt(format!(
+                        "perftest.channel: to must be a list of numbers such as {{\"+1555...\"}}, got {}",
+                        other.type_name()
+                    )));
+                }
                 None => env("TWILIO_SMS_RECEIVERS")
                     .map(|s| s.split_whitespace().map(String::from).collect())
                     .unwrap_or_default(),
@@ -457,12 +484,10 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
                     "perftest.channel: twilio needs receivers: to = {\"+1555...\"} or TWILIO_SMS_RECEIVERS",
                 ));
             }
-            let from = spec
-                .get::<Option<String>>("from")?
+            let from = text(o.from.clone())
                 .or_else(|| env("TWILIO_FROM"))
                 .ok_or_else(|| rt("perftest.channel: twilio needs a sender: from = \"+1555...\" or TWILIO_FROM"))?;
-            let api = spec
-                .get::<Option<String>>("api")?
+            let api = text(o.api.clone())
                 .or_else(|| env("TWILIO_API_URL"))
                 .unwrap_or_else(|| "https://api.twilio.com".into());
             Channel::Twilio {
@@ -475,11 +500,11 @@ fn channel(ctx: &Rc<Ctx>, spec: Table) -> mlua::Result<LuaChannel> {
         }
         "webhook" => Channel::Webhook {
             url: url()?,
-            template: spec.get("template")?,
+            template: text(o.template.clone()),
         },
         "slack" => Channel::Slack { url: url()? },
         "command" => {
-            let argv: Vec<String> = match spec.get::<Value>("command")? {
+            let argv: Vec<String> = match o.command.clone().map_or(Value::Nil, |Raw(v)| v) {
                 Value::String(s) => vec!["/bin/sh".into(), "-c".into(), s.to_string_lossy()],
                 Value::Table(t) => t.sequence_values::<String>().collect::<mlua::Result<_>>()?,
                 _ => {
