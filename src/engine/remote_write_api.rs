@@ -41,6 +41,15 @@ pub(super) fn registry(
     Ok(m)
 }
 
+/// `buckets = {from =, to =, count =}`: log-spaced boundaries.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSpaced {
+    from: Option<Number>,
+    to: Option<Number>,
+    count: Option<Number>,
+}
+
 /// One layout: "adaptive", a list of boundaries in seconds, or {from =, to =, count =}.
 fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
     let bad = |why: String| rt(format!("{what}: {why}"));
@@ -55,13 +64,14 @@ fn layout(v: &Value, what: &str) -> mlua::Result<Layout> {
             Layout::fixed(bounds).map_err(invalid)
         }
         Value::Table(t) => {
-            let (from, to, count) = (
-                t.get::<Option<f64>>("from")?,
-                t.get::<Option<f64>>("to")?,
-                t.get::<Option<usize>>("count")?,
-            );
-            match (from, to, count) {
-                (Some(f), Some(t), Some(c)) => Layout::log_spaced(f, t, c).map_err(invalid),
+            let o: LogSpaced = options::parse(t, "").map_err(bad)?;
+            let count = options::count(o.count, "count")
+                .map_err(bad)?
+                .map(|c| usize::try_from(c).unwrap_or(usize::MAX));
+            match (o.from, o.to, count) {
+                (Some(Number(f)), Some(Number(t)), Some(c)) => {
+                    Layout::log_spaced(f, t, c).map_err(invalid)
+                }
                 _ => Err(bad(
                     "give \"adaptive\", a list of seconds, or {from =, to =, count =}".into(),
                 )),

@@ -5,9 +5,11 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
+use serde::Deserialize;
 
 use super::context::Ctx;
 use super::errors::rt;
+use super::options::{self, Flag, Text};
 use super::process_api::stdout_colors;
 use super::verbs::Api;
 use crate::probe::epoch;
@@ -103,6 +105,21 @@ pub fn wrap(ctx: &Rc<Ctx>, stats: Stats, thresholds: Vec<Threshold>) -> LuaStats
     }
 }
 
+/// A threshold given as a table: `{ threshold = "p(95) < 300", abort_on_fail = true }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdEntry {
+    threshold: Option<Text>,
+    abort_on_fail: Option<Flag>,
+}
+
+/// `stats:summary{...}`: every key it takes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryOptions {
+    color: Option<Flag>,
+}
+
 /// `{ total = {"p(95) < 300"}, errors = "rate < 0.01", first = {{threshold = "...", abort_on_fail = true}} }`
 pub fn parse_thresholds(spec: &Table) -> mlua::Result<Vec<Threshold>> {
     let mut out = Vec::new();
@@ -122,12 +139,14 @@ pub fn parse_thresholds(spec: &Table) -> mlua::Result<Vec<Threshold>> {
                     out.push(Threshold::parse(&metric, &expr.to_string_lossy(), false).map_err(rt)?)
                 }
                 Value::Table(t) => {
-                    let expr: String = t.get::<Option<String>>("threshold")?.ok_or_else(|| {
-                        rt(format!(
+                    let entry: ThresholdEntry = options::parse(t, "")
+                        .map_err(|e| rt(format!("threshold {metric}: {e}")))?;
+                    let Some(Text(expr)) = entry.threshold else {
+                        return Err(rt(format!(
                             "threshold {metric}: a table entry needs threshold = \"...\""
-                        ))
-                    })?;
-                    let abort: bool = t.get::<Option<bool>>("abort_on_fail")?.unwrap_or(false);
+                        )));
+                    };
+                    let abort = entry.abort_on_fail.is_some_and(|Flag(b)| b);
                     out.push(Threshold::parse(&metric, &expr, abort).map_err(rt)?);
                 }
                 other => {
@@ -332,13 +351,13 @@ impl UserData for LuaStats {
         });
         // The k6-style summary text; evaluates the thresholds and records a failure (exit 99).
         m.add_method("summary", |_, this, opts: Option<Table>| {
-            let color = match opts
-                .as_ref()
-                .map(|o| o.get::<Option<bool>>("color"))
-                .transpose()?
-            {
-                Some(Some(c)) => c,
-                _ => stdout_colors(),
+            let color = match opts {
+                Some(o) => {
+                    let o: SummaryOptions =
+                        options::parse(&o, "").map_err(|e| rt(format!("stats:summary: {e}")))?;
+                    o.color.map_or_else(stdout_colors, |Flag(c)| c)
+                }
+                None => stdout_colors(),
             };
             let verdicts = this.verdicts();
             if !this.windowed {
