@@ -1,7 +1,7 @@
 //! The fuzz targets' entry points that need no Lua (fuzz/, cargo-fuzz): each takes the fuzzer's
 //! bytes to one parser that reads outside input, the way perftest calls it, and must neither
 //! panic nor hang, whatever the bytes. `perftest::fuzzing` (lib.rs) joins them to the Lua
-//! ones in `engine::fuzzing`; the regression tests (tests/fuzz.rs) call the same
+//! ones in engine/fuzzing.rs; the regression tests (tests/fuzz.rs) call the same
 //! functions with the inputs that once failed.
 
 use std::ffi::OsString;

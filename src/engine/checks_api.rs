@@ -59,15 +59,11 @@ pub fn run(
     let mut list: Vec<(String, Function)> = Vec::new();
     for pair in checks.pairs::<Value, Value>() {
         let (k, v) = pair.map_err(|e| e.to_string())?;
-        let name = match k {
-            Value::String(s) => s.to_string_lossy(),
-            other => {
-                return Err(format!(
-                    "{verb}: each check needs a name, got a key of type {} (give [\"name\"] = function(r) ... end)",
-                    other.type_name()
-                ));
-            }
-        };
+        let name = super::options::string_or(k, |t| {
+            format!(
+                "{verb}: each check needs a name, got a key of type {t} (give [\"name\"] = function(r) ... end)"
+            )
+        })?;
         match v {
             Value::Function(f) => list.push((name, f)),
             other => {

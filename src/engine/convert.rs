@@ -197,15 +197,9 @@ fn form(value: &Value) -> Result<String, String> {
     let mut fields = Vec::new();
     for pair in t.pairs::<Value, Value>() {
         let (name, v) = pair.map_err(|e| e.to_string())?;
-        let name = match name {
-            Value::String(s) => s.to_string_lossy(),
-            other => {
-                return Err(format!(
-                    "opts.form keys are field names, got a {} key",
-                    other.type_name()
-                ));
-            }
-        };
+        let name = options::string_or(name, |t| {
+            format!("opts.form keys are field names, got a {t} key")
+        })?;
         let what = format!("form[{name:?}]");
         match &v {
             // A list of values sends the field once per value.

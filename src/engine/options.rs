@@ -58,6 +58,15 @@ pub fn keys<T: DeserializeOwned>() -> &'static [&'static str] {
     f.0.unwrap_or(&[])
 }
 
+/// A Lua string's text, or the error `err` makes of the value's type name: a verb's key or
+/// argument that must be a name.
+pub fn string_or<E>(v: Value, err: impl FnOnce(&str) -> E) -> Result<String, E> {
+    match v {
+        Value::String(s) => Ok(s.to_string_lossy()),
+        other => Err(err(other.type_name())),
+    }
+}
+
 /// An option error, as one line.
 #[derive(Debug)]
 pub struct Error(String);

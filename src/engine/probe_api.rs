@@ -85,15 +85,7 @@ async fn probe(
     url: Value,
     opts: Option<Value>,
 ) -> mlua::Result<Table> {
-    let url = match url {
-        Value::String(s) => s.to_string_lossy(),
-        other => {
-            return Err(rt(format!(
-                "url must be a string, got {}",
-                other.type_name()
-            )));
-        }
-    };
+    let url = super::options::string_or(url, |t| rt(format!("url must be a string, got {t}")))?;
     let opts = match opts {
         None | Some(Value::Nil) => None,
         Some(Value::Table(t)) => Some(t),

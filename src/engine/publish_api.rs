@@ -94,15 +94,7 @@ fn string_pairs(t: &Table, what: &str) -> mlua::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for pair in t.pairs::<Value, Value>() {
         let (k, v) = pair?;
-        let key = match k {
-            Value::String(s) => s.to_string_lossy(),
-            other => {
-                return Err(rt(format!(
-                    "{what}: names must be strings, got {}",
-                    other.type_name()
-                )));
-            }
-        };
+        let key = options::string_or(k, |t| rt(format!("{what}: names must be strings, got {t}")))?;
         let value = match v {
             Value::String(s) => s.to_string_lossy(),
             Value::Integer(i) => i.to_string(),
