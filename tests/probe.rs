@@ -160,11 +160,18 @@ async fn a_silent_name_server_times_out_with_the_phase_named() {
     let e = r.error.as_ref().expect("an error");
     assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
     assert_eq!(e.message, "timeout after 300ms resolving silent.test");
-    // The whole limit and no more than the probe took (a late timer is the phase's, rightly).
+    // The limit counts from the probe's start, DNS from the moment its resolver is built (a
+    // loaded machine took 0.9 ms there once): DNS holds nearly all of the limit, and no more
+    // than the probe took (a late timer is the phase's, rightly).
     let dns = ms(r.phases.dns);
     assert!(
-        (300.0..=wall).contains(&dns),
-        "dns = {dns:.3} ms, expected in [300, {wall:.3}] (the probe's own wall time)"
+        wall >= 300.0,
+        "the probe gave up after {wall:.3} ms, before its limit"
+    );
+    assert!(
+        dns > 300.0 - SLACK_MS && dns <= wall,
+        "dns = {dns:.3} ms, expected in ({}, {wall:.3}] (the probe's own wall time)",
+        300.0 - SLACK_MS
     );
 }
 
