@@ -108,7 +108,11 @@ local out = publishing.start({
   cloudwatch = args.cloudwatch, webhook = args.webhook ~= "" and args.webhook or nil,
   alert = args.alert_ms, alert_every = args.alert_every,
   insecure = args.insecure, cacert = args.cacert,
-}, { note = function(text) note("%s", text) end, quiet_alerts = verbose == 0 })
+}, {
+  note = function(text) note("%s", text) end, quiet_alerts = verbose == 0,
+  -- The Go tool says nothing when -A is given; neither does its command line here.
+  alert_note = false,
+})
 
 local function describe(r)
   local parts = { r.url, (r.version or "") .. " " .. r.status }

@@ -719,4 +719,6 @@ fn bad_publishing_settings_are_one_line_errors() {
         ),
         "{err}"
     );
+    // The Go tool announces no alerting when -A is given; the classic line does not either.
+    assert!(!err.contains("alerting when"), "{err}");
 }

@@ -44,9 +44,9 @@ local function reason(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
 --- Starts what `conf` asks for: { port, listen, remote_write, cloudwatch, webhook, alert,
 --- alert_every, insecure, cacert (the webhook's TLS, as the probe's) }
 --- (port and alert as typed, strings or numbers). `how.name` prefixes errors (default
---- "perftest"); `how.note(text)` tells what started (default: on stderr); `how.quiet_alerts`
---- keeps alert lines off stderr. Returns a publisher with :add(r, json) and .address, the
---- address served.
+--- "perftest"); `how.note(text)` tells what started (default: on stderr), except the alert
+--- when `how.alert_note` is false; `how.quiet_alerts` keeps alert lines off stderr. Returns a
+--- publisher with :add(r, json) and .address, the address served.
 function M.start(conf, how)
   how = how or {}
   local name = how.name or "perftest"
@@ -158,7 +158,9 @@ function M.start(conf, how)
       remind_every = every, min_interval = every, channels = channels, quiet = how.quiet_alerts,
       message = function(r) return ("RespTime %.3fms on %s exceeds %gms"):format(r.total, r.url, threshold) end,
     }
-    note(("alerting when Total exceeds %gms, at most once per %gs"):format(threshold, every))
+    if how.alert_note ~= false then
+      note(("alerting when Total exceeds %gms, at most once per %gs"):format(threshold, every))
+    end
   end
 
   --- Publishes one sample; `json` is the body a webhook receives (or a function making it,
