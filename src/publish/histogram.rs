@@ -247,6 +247,17 @@ impl Histogram {
         self.sum
     }
 
+    /// Ends a warm-up early: the layout is decided now from the samples there are. For the
+    /// run's last read (remote write's flush at exit), which no later rate() window spans, so
+    /// a short run still sends every sample it measured.
+    pub fn settle(&mut self) {
+        if let Kind::Adaptive(a) = &mut self.kind {
+            if a.plan.is_none() {
+                a.plan = marks(&a.all).map(Plan::new);
+            }
+        }
+    }
+
     /// The boundaries shown with their cumulative counts, +Inf last; none while an adaptive
     /// series warms up.
     pub fn buckets(&mut self) -> Option<Vec<(f64, u64)>> {

@@ -266,6 +266,17 @@ impl Metrics {
         }
     }
 
+    /// Decides every histogram still warming up (see [`Histogram::settle`]): the run is ending.
+    pub fn settle(&self) {
+        let mut all = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        for s in all.values_mut() {
+            s.phases.iter_mut().flatten().for_each(Histogram::settle);
+            if let Some(h) = &mut s.tcp_rtt {
+                h.settle();
+            }
+        }
+    }
+
     /// Every family, read now.
     pub fn families(&self) -> Vec<Family> {
         let mut phases = Vec::new();
@@ -583,6 +594,27 @@ mod tests {
 
     /// Samples a histogram takes before it is shown (its layout decided).
     const N: u64 = crate::publish::histogram::WARM_UP;
+
+    #[test]
+    fn a_run_that_ends_before_the_warm_up_still_shows_its_samples() {
+        let m = Metrics::new(Arc::new(Figures::default()), Buckets::default());
+        for _ in 0..3 {
+            m.observe(&sample("http://127.0.0.1:8080/"), "Oslo");
+        }
+        assert_eq!(counts(&m).get("tcp"), None, "still warming up");
+        m.settle();
+        let c = counts(&m);
+        assert_eq!(c["tcp"], 3.0);
+        assert_eq!(c["total"], 3.0);
+        let inf = m
+            .flat()
+            .into_iter()
+            .filter(|f| {
+                f.name.ends_with("_bucket") && f.labels.contains(&("le".into(), "+Inf".into()))
+            })
+            .count();
+        assert!(inf >= 4, "every phase that happened has its buckets: {inf}");
+    }
 
     #[test]
     fn only_the_phases_that_happened_are_observed() {

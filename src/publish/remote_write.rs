@@ -185,6 +185,7 @@ impl RemoteWrite {
             s.counters.dropped.load(Ordering::Relaxed),
         );
         if !s.closing.swap(true, Ordering::Relaxed) {
+            s.metrics.settle();
             snapshot(s, SystemTime::now());
         }
         let deadline = tokio::time::Instant::now() + within;
