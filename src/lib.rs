@@ -287,6 +287,9 @@ where
             }
         };
         shutdown.listen_for_signals(io.first());
+        // A run that lasts gives back what a burst of probes left free.
+        io.first()
+            .spawn(figures::trim_heap_every(std::time::Duration::from_secs(60)));
         let svc = Services::new(shutdown, io, location::from_env(), verbosity);
         let local = tokio::task::LocalSet::new();
         local.run_until(work(svc)).await
