@@ -92,6 +92,15 @@ impl Term {
         self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
     }
 
+    /// Waits for a row that reads `line` and nothing else: what a chunk printed, not the
+    /// echo of the line typed (which rustyline draws while the terminal is still raw, so a
+    /// Ctrl-C sent on seeing the echo can reach rustyline as a key instead of as SIGINT).
+    fn wait_line(&mut self, line: &str) -> String {
+        self.wait_until(&format!("a row reading {line:?}"), |s| {
+            s.lines().any(|l| l.trim_end() == line)
+        })
+    }
+
     /// Waits for the `n`th prompt on the screen (the screen holds 24 lines: count recent ones).
     fn wait_prompts(&mut self, n: usize) -> String {
         self.wait_until(&format!("{n} prompts"), |s| {
@@ -270,7 +279,7 @@ fn ctrl_c_interrupts_busy_lua_waiting_chunks_and_tasks_but_never_ends_the_repl()
 
     // Busy Lua never yields: the REPL's instruction hook stops it.
     t.send("print('spinning') while true do end\r");
-    t.wait_for("spinning");
+    t.wait_line("spinning");
     t.send(CTRL_C);
     t.wait_for("interrupted by Ctrl-C");
     t.wait_prompts(2);
@@ -279,7 +288,7 @@ fn ctrl_c_interrupts_busy_lua_waiting_chunks_and_tasks_but_never_ends_the_repl()
     t.clear();
     let started = Instant::now();
     t.send("print('sleeping') perftest.sleep(600)\r");
-    t.wait_for("sleeping");
+    t.wait_line("sleeping");
     t.send(CTRL_C);
     t.wait_prompts(1);
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -291,7 +300,7 @@ fn ctrl_c_interrupts_busy_lua_waiting_chunks_and_tasks_but_never_ends_the_repl()
         "b = perftest.spawn(function() while true do end end) ",
         "print('spawned') perftest.sleep(600)\r"
     ));
-    t.wait_for("spawned");
+    t.wait_line("spawned");
     t.send(CTRL_C);
     t.wait_prompts(1);
     t.clear();
@@ -304,7 +313,7 @@ fn ctrl_c_interrupts_busy_lua_waiting_chunks_and_tasks_but_never_ends_the_repl()
     // A second Ctrl-C, long after the first, interrupts again and does not exit (130).
     t.clear();
     t.send("print('again') while true do end\r");
-    t.wait_for("again");
+    t.wait_line("again");
     t.send(CTRL_C);
     t.wait_for("interrupted by Ctrl-C");
     t.wait_prompts(1);
