@@ -96,14 +96,10 @@ local function target_checks(t)
 end
 for _, t in ipairs(targets) do t.compiled_checks, t.reads_body = target_checks(t) end
 
-local out = publishing.start(publishing.from_args(args), { name = "perftest run monitor" })
-
--- --remote-write: what /metrics would serve, pushed (every PERFTEST_RW_INTERVAL seconds, 15).
-local rw_url = args["remote-write"] or args.remote_write or perftest.env("PERFTEST_REMOTE_WRITE")
-if rw_url and rw_url ~= "" then
-  local ok, err = pcall(perftest.remote_write, { url = rw_url, interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "") })
-  if not ok then perftest.exit(2, "perftest run monitor: " .. tostring(err):gsub("^[^:]*:%d+: ", "")) end
-end
+-- --remote-write (or PERFTEST_REMOTE_WRITE): what /metrics serves, pushed as the classic line does.
+local conf = publishing.from_args(args)
+conf.remote_write = args["remote-write"] or args.remote_write or false
+local out = publishing.start(conf, { name = "perftest run monitor" })
 
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end
 

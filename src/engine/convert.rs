@@ -34,11 +34,11 @@ pub(crate) fn option_keys() -> &'static [&'static str] {
     options::keys::<ProbeOptions>()
 }
 
-/// Builds a request from a URL and an optional `opts` table; the error names the bad option.
-pub fn request(url: &str, opts: Option<&Table>) -> Result<ProbeRequest, String> {
+/// Builds a request from a URL and an optional `opts` table, reading TCP_INFO unless
+/// `opts.tcp_info` says otherwise than `tcp_info`; the error names the bad option.
+pub fn request(url: &str, opts: Option<&Table>, tcp_info: bool) -> Result<ProbeRequest, String> {
     let mut req = ProbeRequest::new(url)?;
-    // A script's samples carry TCP_INFO unless told not to (perftest.load turns it off).
-    req.tcp_info = true;
+    req.tcp_info = tcp_info;
     let Some(opts) = opts else {
         return Ok(req);
     };
@@ -257,7 +257,7 @@ mod tests {
         let round = |opts: Option<&Table>| {
             let started = std::time::Instant::now();
             for _ in 0..CALLS {
-                std::hint::black_box(request("http://bench.test/x", opts).unwrap());
+                std::hint::black_box(request("http://bench.test/x", opts, true).unwrap());
             }
             started.elapsed() / CALLS
         };

@@ -112,7 +112,7 @@ pub fn options(data: &[u8]) {
                 let _ = t.raw_set(key, value);
             }
         }
-        let _ = convert::request(&url, Some(&t));
+        let _ = convert::request(&url, Some(&t), true);
     });
 }
 

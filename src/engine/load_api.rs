@@ -66,13 +66,9 @@ async fn run(lua: &Lua, ctx: &Rc<Ctx>, t: Table) -> mlua::Result<(Value, Table)>
         return Err(rt("perftest.load: give url = \"https://...\""));
     };
     let opts = table("opts", o.opts)?;
-    let mut request =
-        convert::request(&url, opts.as_ref()).map_err(|e| rt(format!("perftest.load: {e}")))?;
     // The hot loop reads no TCP_INFO unless the script asks (opts.tcp_info = true).
-    request.tcp_info = match &opts {
-        Some(o) => o.get::<Option<bool>>("tcp_info")? == Some(true),
-        None => false,
-    };
+    let request = convert::request(&url, opts.as_ref(), false)
+        .map_err(|e| rt(format!("perftest.load: {e}")))?;
     if request.keep_body.is_some() {
         return Err(rt(
             "perftest.load: opts.keep_body: a load keeps no bodies; use perftest.probe or a session to read one",

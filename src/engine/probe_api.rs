@@ -30,12 +30,12 @@ const CACHED_URLS: usize = 1024;
 impl Requests {
     fn get(&self, url: &str, opts: Option<&Table>) -> Result<Arc<ProbeRequest>, String> {
         if opts.is_some() {
-            return convert::request(url, opts).map(Arc::new);
+            return convert::request(url, opts, true).map(Arc::new);
         }
         if let Some(req) = self.0.borrow().get(url) {
             return Ok(req.clone());
         }
-        let req = Arc::new(convert::request(url, None)?);
+        let req = Arc::new(convert::request(url, None, true)?);
         let mut cache = self.0.borrow_mut();
         if cache.len() >= CACHED_URLS {
             cache.clear();
@@ -185,7 +185,7 @@ impl UserData for Session {
         methods.add_async_method(
             "probe",
             |lua, this, (url, opts): (String, Option<Table>)| async move {
-                let mut req = convert::request(&url, opts.as_ref())
+                let mut req = convert::request(&url, opts.as_ref(), true)
                     .map_err(|e| rt(format!("session:probe: {e}")))?;
                 let svc = &this.ctx.svc;
                 let (prober, shutdown, slot, jar) = (

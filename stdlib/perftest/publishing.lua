@@ -95,7 +95,8 @@ function M.start(conf, how)
   if conf.remote_write ~= nil then
     local rw_url, rw_env = flag_or_env("--remote-write", conf.remote_write or nil, "PERFTEST_REMOTE_WRITE")
     rw_url = rw_url or rw_env
-    if rw_url then
+    -- As -W: an empty --remote-write is none.
+    if rw_url and rw_url ~= "" then
       local interval = tonumber(perftest.env("PERFTEST_RW_INTERVAL") or "")
       local ok, rw = pcall(perftest.remote_write, { url = rw_url, interval = interval })
       if not ok then usage_error(reason(rw)) end
