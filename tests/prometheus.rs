@@ -342,9 +342,15 @@ fn prometheus_down_mid_run_loses_nothing() {
         .unwrap();
     let _guard = KillOnDrop(child.id());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("monitoring 1 target"), "{line}");
+    // What started is told first, then what is monitored.
+    let mut head = String::new();
+    while !head.contains("monitoring 1 target") {
+        assert!(
+            stderr.read_line(&mut head).unwrap() > 0 && head.lines().count() < 5,
+            "{head}"
+        );
+    }
+    assert!(head.contains("pushing /metrics' series to http://127.0.0.1"), "{head}");
     prom.wait_for("perftest_probes_total", Duration::from_secs(20), |r| {
         r.iter().any(|(_, v)| *v >= 5.0)
     });
