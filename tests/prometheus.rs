@@ -350,7 +350,10 @@ fn prometheus_down_mid_run_loses_nothing() {
             "{head}"
         );
     }
-    assert!(head.contains("pushing /metrics' series to http://127.0.0.1"), "{head}");
+    assert!(
+        head.contains("pushing /metrics' series to http://127.0.0.1"),
+        "{head}"
+    );
     prom.wait_for("perftest_probes_total", Duration::from_secs(20), |r| {
         r.iter().any(|(_, v)| *v >= 5.0)
     });
