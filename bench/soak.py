@@ -293,7 +293,9 @@ set xlabel "minutes"
 set multiplot layout 2,2 title "perftest run monitor, 100 targets at -d 1 (bench/soak)"
 set title "resident memory (MiB)"
 plot "{out}/samples.tsv" skip 1 using ($1/60):($2/1024) with linespoints pt 7 ps 0.5
-set key top left
+# Headroom above the lines for the legend, its text read from the left.
+set key top left Left reverse
+set offsets 0, 0, graph 0.3, 0
 set yrange [0:*]
 set title "open file descriptors"
 plot "{out}/samples.tsv" skip 1 using ($1/60):4 with linespoints pt 7 ps 0.5 title "sockets (probes in flight)", \\
@@ -302,7 +304,8 @@ set key off
 set title "threads"
 plot "{out}/samples.tsv" skip 1 using ($1/60):6 with linespoints pt 7 ps 0.5
 set autoscale y
-set key top left
+set key top left Left reverse
+set yrange [0:*]
 set title "Lua heap, malloc in use, statistics' histograms"
 plot "{out}/samples.tsv" skip 1 using ($1/60):($7/1024) with linespoints pt 7 ps 0.5 title "Lua KiB", \\
      "" skip 1 using ($1/60):($8/10485.76) with linespoints pt 7 ps 0.5 title "malloc in use, MiB x 100", \\
