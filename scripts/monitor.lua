@@ -98,7 +98,7 @@ for _, t in ipairs(targets) do t.compiled_checks, t.reads_body = target_checks(t
 
 -- --remote-write (or PERFTEST_REMOTE_WRITE): what /metrics serves, pushed as the classic line does.
 local conf = publishing.from_args(args)
-conf.remote_write = args["remote-write"] or args.remote_write or false
+conf.remote_write = args["remote-write"] or false
 local out = publishing.start(conf, { name = "perftest run monitor" })
 
 local function now_iso() return os.date("!%Y-%m-%dT%H:%M:%SZ") end

@@ -34,8 +34,8 @@ pub(crate) fn option_keys() -> &'static [&'static str] {
     options::keys::<ProbeOptions>()
 }
 
-/// Builds a request from a URL and an optional `opts` table, reading TCP_INFO unless
-/// `opts.tcp_info` says otherwise than `tcp_info`; the error names the bad option.
+/// Builds a request from a URL and an optional `opts` table; `tcp_info` is whether it reads
+/// TCP_INFO when `opts.tcp_info` is not given. The error names the bad option.
 pub fn request(url: &str, opts: Option<&Table>, tcp_info: bool) -> Result<ProbeRequest, String> {
     let mut req = ProbeRequest::new(url)?;
     req.tcp_info = tcp_info;
